@@ -1,0 +1,12 @@
+// Package store owns the keyspace of one shard: per-slot key maps, the
+// string and hash value types, TTLs kept as absolute Unix milliseconds, and
+// the execution of Redis commands against them, plus snapshot and restore.
+//
+// The store is deterministic. It starts no goroutines, never reads the wall
+// clock and uses no randomness in a write: every call carries the time it
+// must act at, so every replica that applies the same log reaches the same
+// state. Reads take the same time argument from the caller's clock.
+//
+// See DESIGN.md beside this file for the data layout, the copy-on-write
+// snapshot scheme and the rules about who may touch which bytes.
+package store

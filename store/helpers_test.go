@@ -1,0 +1,261 @@
+package store
+
+import (
+	"bytes"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/raftcache/raftcache/resp"
+)
+
+// argv builds a command from its words.
+func argv(words ...string) [][]byte {
+	out := make([][]byte, len(words))
+	for i, w := range words {
+		out[i] = []byte(w)
+	}
+	return out
+}
+
+// step is one command of a scenario: at time now, run cmd (split on
+// spaces, or argv when an argument holds a space or is empty) and expect
+// want. Write commands go through Apply, read commands through Read.
+type step struct {
+	now  int64
+	cmd  string
+	want resp.Reply
+	argv []string
+}
+
+func (st step) args() [][]byte {
+	if st.argv != nil {
+		return argv(st.argv...)
+	}
+	return argv(strings.Fields(st.cmd)...)
+}
+
+type scenario struct {
+	name  string
+	steps []step
+}
+
+// Expected replies.
+var (
+	ok   = resp.OK
+	null = resp.Null
+)
+
+func n(v int64) resp.Reply     { return resp.Int(v) }
+func bulk(s string) resp.Reply { return resp.BulkString(s) }
+func rerr(s string) resp.Reply { return resp.NewError(s).Reply() }
+func hmap(kv ...string) resp.Reply {
+	elems := make([]resp.Reply, len(kv))
+	for i, s := range kv {
+		elems[i] = resp.BulkString(s)
+	}
+	return resp.Reply{Kind: resp.KindMap, Elems: elems}
+}
+
+const (
+	errSyntax    = "ERR syntax error"
+	errNotInt    = "ERR value is not an integer or out of range"
+	errWrongType = "WRONGTYPE Operation against a key holding the wrong kind of value"
+	errOverflow  = "ERR increment or decrement would overflow"
+)
+
+// do runs one command on s at now, through Apply for a write and Read for
+// a read, as the cluster layer does.
+func do(s *Store, now int64, args [][]byte) resp.Reply {
+	if _, write := Supports(args[0]); write {
+		return s.Apply(now, [][][]byte{args}, nil)[0]
+	}
+	return s.Read(now, args)
+}
+
+func runScenarios(t *testing.T, cases []scenario) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := New()
+			for i, st := range tc.steps {
+				got := do(s, st.now, st.args())
+				if !replyEqual(got, st.want) {
+					t.Fatalf("step %d: at %d %q: got %s, want %s", i, st.now, st.args(), fmtReply(got), fmtReply(st.want))
+				}
+				checkCounts(t, s)
+			}
+		})
+	}
+}
+
+// replyEqual compares replies by kind and content; the pairs of a map
+// reply are compared in any order, since hashes have no order.
+func replyEqual(a, b resp.Reply) bool {
+	if a.Kind != b.Kind || a.Int != b.Int || a.Float != b.Float || !bytes.Equal(a.Str, b.Str) {
+		return false
+	}
+	if (a.Str == nil) != (b.Str == nil) && (a.Kind == resp.KindBulk || a.Kind == resp.KindSimple) {
+		return false
+	}
+	if len(a.Elems) != len(b.Elems) {
+		return false
+	}
+	if a.Kind == resp.KindMap {
+		return fmtReply(a) == fmtReply(b)
+	}
+	for i := range a.Elems {
+		if !replyEqual(a.Elems[i], b.Elems[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+var kindNames = map[resp.Kind]string{
+	resp.KindNull: "null", resp.KindNullArray: "nullarray", resp.KindSimple: "simple",
+	resp.KindError: "error", resp.KindInt: "int", resp.KindBulk: "bulk",
+	resp.KindArray: "array", resp.KindMap: "map", resp.KindSet: "set",
+	resp.KindDouble: "double", resp.KindBool: "bool", resp.KindVerbatim: "verbatim",
+}
+
+// fmtReply renders a reply for messages and comparisons; map pairs are
+// sorted.
+func fmtReply(r resp.Reply) string {
+	switch r.Kind {
+	case resp.KindNull, resp.KindNullArray:
+		return kindNames[r.Kind]
+	case resp.KindInt, resp.KindBool:
+		return kindNames[r.Kind] + ":" + strconv.FormatInt(r.Int, 10)
+	case resp.KindDouble:
+		return fmt.Sprintf("double:%v", r.Float)
+	case resp.KindArray, resp.KindSet, resp.KindMap:
+		var parts []string
+		if r.Kind == resp.KindMap {
+			for i := 0; i+1 < len(r.Elems); i += 2 {
+				parts = append(parts, fmtReply(r.Elems[i])+"=>"+fmtReply(r.Elems[i+1]))
+			}
+			slices.Sort(parts)
+		} else {
+			for _, e := range r.Elems {
+				parts = append(parts, fmtReply(e))
+			}
+		}
+		return kindNames[r.Kind] + "[" + strings.Join(parts, " ") + "]"
+	default:
+		return kindNames[r.Kind] + ":" + strconv.Quote(string(r.Str))
+	}
+}
+
+// checkCounts verifies the store's key and expiry counters against its
+// maps.
+func checkCounts(t testing.TB, s *Store) {
+	t.Helper()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	keys, expires := 0, 0
+	for slot := range s.slots {
+		for k, e := range s.slots[slot].m {
+			keys++
+			if e.expireAt != 0 {
+				expires++
+			}
+			if SlotOf([]byte(k)) != slot {
+				t.Fatalf("key %q in slot %d, belongs in %d", k, slot, SlotOf([]byte(k)))
+			}
+			if e.hash != nil && len(e.hash) == 0 {
+				t.Fatalf("key %q holds an empty hash", k)
+			}
+		}
+	}
+	if keys != s.keys || expires != s.expires {
+		t.Fatalf("counters keys=%d expires=%d, maps hold keys=%d expires=%d", s.keys, s.expires, keys, expires)
+	}
+}
+
+// value is one key's full state, comparable with ==-like tools.
+type value struct {
+	Str      string
+	Hash     map[string]string // nil for a string
+	ExpireAt int64
+}
+
+// state is a store's whole content, expired keys included.
+type state struct {
+	LastNow int64
+	Keys    map[string]value
+}
+
+// dump returns s's full state through unexported access.
+func dump(s *Store) state {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	st := state{LastNow: s.lastNow, Keys: map[string]value{}}
+	for slot := range s.slots {
+		for k, e := range s.slots[slot].m {
+			v := value{ExpireAt: e.expireAt}
+			if e.hash != nil {
+				v.Hash = map[string]string{}
+				for f, b := range e.hash {
+					v.Hash[f] = string(b)
+				}
+			} else {
+				v.Str = string(e.str)
+			}
+			st.Keys[k] = v
+		}
+	}
+	return st
+}
+
+func (a state) equal(b state) bool {
+	if a.LastNow != b.LastNow || len(a.Keys) != len(b.Keys) {
+		return false
+	}
+	for k, va := range a.Keys {
+		vb, ok := b.Keys[k]
+		if !ok || va.Str != vb.Str || va.ExpireAt != vb.ExpireAt || (va.Hash == nil) != (vb.Hash == nil) || !maps.Equal(va.Hash, vb.Hash) {
+			return false
+		}
+	}
+	return true
+}
+
+// diff describes how b differs from a, for failure messages.
+func (a state) diff(b state) string {
+	var out []string
+	if a.LastNow != b.LastNow {
+		out = append(out, fmt.Sprintf("lastNow %d != %d", a.LastNow, b.LastNow))
+	}
+	for k, va := range a.Keys {
+		vb, ok := b.Keys[k]
+		if !ok {
+			out = append(out, fmt.Sprintf("%q missing", k))
+		} else if fmt.Sprint(va) != fmt.Sprint(vb) {
+			out = append(out, fmt.Sprintf("%q: %v != %v", k, va, vb))
+		}
+	}
+	for k := range b.Keys {
+		if _, ok := a.Keys[k]; !ok {
+			out = append(out, fmt.Sprintf("%q extra", k))
+		}
+	}
+	slices.Sort(out)
+	if len(out) > 10 {
+		out = append(out[:10], fmt.Sprintf("... %d more", len(out)-10))
+	}
+	return strings.Join(out, "; ")
+}
+
+// mustApply runs write commands at now and fails on an error reply.
+func mustApply(t testing.TB, s *Store, now int64, cmds ...[][]byte) {
+	t.Helper()
+	for i, r := range s.Apply(now, cmds, nil) {
+		if r.IsError() {
+			t.Fatalf("%q: %s", cmds[i], r.Str)
+		}
+	}
+}

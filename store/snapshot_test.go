@@ -1,0 +1,675 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"math/rand/v2"
+	"sync"
+	"testing"
+)
+
+// fill puts strings, hashes, TTLs (some already passed) and enough bytes
+// into s at now for WriteTo to flush its buffer many times.
+func fill(t testing.TB, s *Store, now int64) {
+	t.Helper()
+	var cmds [][][]byte
+	val := bytes.Repeat([]byte("v"), 2000)
+	for i := range 3000 {
+		k := fmt.Sprintf("s:%d", i)
+		switch i % 4 {
+		case 0:
+			cmds = append(cmds, [][]byte{[]byte("SET"), []byte(k), fmt.Appendf(val[:0:0], "%s%d", val, i)})
+		case 1:
+			cmds = append(cmds, argv("SET", k, fmt.Sprint(i), "PX", fmt.Sprint(1000+i)))
+		case 2:
+			cmds = append(cmds, argv("SET", k, "", "PXAT", fmt.Sprint(now+1+int64(i%7))))
+		case 3:
+			cmds = append(cmds, argv("SET", k, fmt.Sprint(i)))
+		}
+	}
+	for i := range 300 {
+		k := fmt.Sprintf("{h}:%d", i) // many hashes in one slot
+		if i%2 == 0 {
+			k = fmt.Sprintf("h:%d", i)
+		}
+		cmd := argv("HSET", k)
+		for f := range 1 + i%12 {
+			cmd = append(cmd, fmt.Appendf(nil, "f%d", f), fmt.Appendf(nil, "%d-%d", i, f))
+		}
+		cmds = append(cmds, cmd)
+		if i%3 == 0 {
+			cmds = append(cmds, argv("PEXPIRE", k, fmt.Sprint(500+i)))
+		}
+	}
+	mustApply(t, s, now, cmds...)
+}
+
+// mutate changes much of what fill stored, in every way a write can: it
+// overwrites, deletes, changes snapshotted hashes and TTLs, and removes
+// expired keys. Step i is deterministic.
+func mutate(i int) [][]byte {
+	k := fmt.Sprintf("s:%d", (i*7)%3000)
+	h := fmt.Sprintf("h:%d", (i*2)%300)
+	if i%3 == 0 {
+		h = fmt.Sprintf("{h}:%d", (i*2+1)%300)
+	}
+	switch i % 14 {
+	case 0:
+		return argv("SET", k, fmt.Sprintf("new%d", i))
+	case 1:
+		return argv("DEL", k, fmt.Sprintf("s:%d", (i*13)%3000))
+	case 2:
+		return argv("HSET", h, "f0", fmt.Sprintf("x%d", i), fmt.Sprintf("n%d", i), "y")
+	case 3:
+		return argv("HDEL", h, "f0", "f1", "f2", "f3", "f4", "f5")
+	case 4:
+		return argv("EXPIRE", k, fmt.Sprint(i))
+	case 5:
+		return argv("PERSIST", k)
+	case 6:
+		return argv("INCR", fmt.Sprintf("s:%d", (i*4+3)%3000))
+	case 7:
+		return argv("PEXPIRE", h, fmt.Sprint(i%50))
+	case 8:
+		return argv("SET", k, "kept", "KEEPTTL")
+	case 9:
+		return argv(CmdDropExpired, k, fmt.Sprintf("s:%d", (i*5+1)%3000), h)
+	case 10:
+		return argv("SET", fmt.Sprintf("new:%d", i), "fresh", "EX", "100")
+	case 11:
+		return argv("HSET", fmt.Sprintf("newh:%d", i), "a", "b")
+	case 12:
+		return argv("SET", h, "now a string")
+	default:
+		return argv("DEL", h)
+	}
+}
+
+// gatedWriter holds WriteTo at its first Write until the test lets it go,
+// so that writes to the store land while the snapshot is half written.
+type gatedWriter struct {
+	buf     bytes.Buffer
+	once    sync.Once
+	started chan struct{}
+	proceed chan struct{}
+}
+
+func newGatedWriter() *gatedWriter {
+	return &gatedWriter{started: make(chan struct{}), proceed: make(chan struct{})}
+}
+
+func (g *gatedWriter) Write(p []byte) (int, error) {
+	g.once.Do(func() {
+		close(g.started)
+		<-g.proceed
+	})
+	return g.buf.Write(p)
+}
+
+func snapshotBytes(t testing.TB, s *Store) []byte {
+	t.Helper()
+	sn := s.Snapshot()
+	defer sn.Release()
+	var buf bytes.Buffer
+	n, err := sn.WriteTo(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != int64(buf.Len()) {
+		t.Fatalf("WriteTo reported %d bytes, wrote %d", n, buf.Len())
+	}
+	return buf.Bytes()
+}
+
+func restored(t testing.TB, b []byte) *Store {
+	t.Helper()
+	r := New()
+	if err := r.Restore(bytes.NewReader(b)); err != nil {
+		t.Fatal(err)
+	}
+	checkCounts(t, r)
+	return r
+}
+
+func TestSnapshotWhileWriting(t *testing.T) {
+	s, ref := New(), New()
+	fill(t, s, 1000)
+	fill(t, ref, 1000)
+	want := dump(s)
+	wantStats := s.Stats()
+
+	sn := s.Snapshot()
+	g := newGatedWriter()
+	done := make(chan error, 1)
+	go func() {
+		_, err := sn.WriteTo(g)
+		done <- err
+	}()
+	<-g.started
+	// The snapshot has walked part of the keyspace; change all of it.
+	i := 0
+	for ; i < 2000; i++ {
+		now := int64(2000 + i)
+		r1 := s.Apply(now, [][][]byte{mutate(i)}, nil)
+		r2 := ref.Apply(now, [][][]byte{mutate(i)}, nil)
+		if fmtReply(r1[0]) != fmtReply(r2[0]) {
+			t.Fatalf("mutation %d %q: %s with a snapshot, %s without", i, mutate(i), fmtReply(r1[0]), fmtReply(r2[0]))
+		}
+	}
+	close(g.proceed)
+	// Keep writing while the rest is written out.
+	for running := true; running; i++ {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			running = false
+		default:
+		}
+		now := int64(2000 + i)
+		s.Apply(now, [][][]byte{mutate(i)}, nil)
+		ref.Apply(now, [][][]byte{mutate(i)}, nil)
+	}
+	sn.Release()
+	t.Logf("%d writes during WriteTo, snapshot of %d bytes", i, g.buf.Len())
+
+	r := restored(t, g.buf.Bytes())
+	if got := dump(r); !want.equal(got) {
+		t.Fatalf("restored state differs from the state at snapshot time: %s", want.diff(got))
+	}
+	if got := r.Stats(); got != wantStats {
+		t.Fatalf("restored stats %+v, want %+v", got, wantStats)
+	}
+	if got := r.LastNow(); got != 1000 {
+		t.Fatalf("restored LastNow %d, want 1000", got)
+	}
+	// Copy-on-write lost no write to the live store.
+	if a, b := dump(ref), dump(s); !a.equal(b) {
+		t.Fatalf("live store differs from a store that was never snapshotted: %s", a.diff(b))
+	}
+	checkCounts(t, s)
+}
+
+func TestSnapshotSurvivesFlushAndRestore(t *testing.T) {
+	s := New()
+	fill(t, s, 1000)
+	want := dump(s)
+	other := New()
+	mustApply(t, other, 9000, argv("SET", "other", "1"))
+	otherBytes := snapshotBytes(t, other)
+
+	sn := s.Snapshot()
+	g := newGatedWriter()
+	done := make(chan error, 1)
+	go func() {
+		_, err := sn.WriteTo(g)
+		done <- err
+	}()
+	<-g.started
+	mustApply(t, s, 2000, argv("FLUSHALL"))
+	mustApply(t, s, 2000, argv("SET", "s:0", "after flush"), argv("HSET", "h:0", "f0", "after"))
+	if err := s.Restore(bytes.NewReader(otherBytes)); err != nil {
+		t.Fatal(err)
+	}
+	mustApply(t, s, 9000, argv("SET", "s:4", "after restore"))
+	close(g.proceed)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	sn.Release()
+
+	if got := dump(restored(t, g.buf.Bytes())); !want.equal(got) {
+		t.Fatalf("snapshot changed by FLUSHALL/Restore: %s", want.diff(got))
+	}
+	if got := s.Stats(); got != (Stats{Keys: 2}) {
+		t.Fatalf("live store after restore: %+v", got)
+	}
+}
+
+func TestOverlappingSnapshots(t *testing.T) {
+	s := New()
+	fill(t, s, 1000)
+	wantA := dump(s)
+	a := s.Snapshot()
+	for i := range 700 {
+		s.Apply(int64(2000+i), [][][]byte{mutate(i)}, nil)
+	}
+	wantB := dump(s)
+	b := s.Snapshot()
+	for i := 700; i < 1400; i++ {
+		s.Apply(int64(2000+i), [][][]byte{mutate(i)}, nil)
+	}
+	wantLive := dump(s)
+
+	var bufB bytes.Buffer
+	if _, err := b.WriteTo(&bufB); err != nil {
+		t.Fatal(err)
+	}
+	b.Release()
+	b.Release() // a second Release is harmless
+	for i := 1400; i < 2100; i++ {
+		s.Apply(int64(2000+i), [][][]byte{mutate(i)}, nil)
+	}
+	var bufA bytes.Buffer
+	if _, err := a.WriteTo(&bufA); err != nil {
+		t.Fatal(err)
+	}
+	a.Release()
+
+	if got := dump(restored(t, bufA.Bytes())); !wantA.equal(got) {
+		t.Fatalf("snapshot A: %s", wantA.diff(got))
+	}
+	if got := dump(restored(t, bufB.Bytes())); !wantB.equal(got) {
+		t.Fatalf("snapshot B: %s", wantB.diff(got))
+	}
+	if wantLive.equal(dump(s)) {
+		t.Fatal("writes after both snapshots were lost")
+	}
+	if s.liveSnaps != 0 {
+		t.Fatalf("liveSnaps %d after releasing both", s.liveSnaps)
+	}
+}
+
+// TestCopyOnWriteOwnership looks inside: a write copies only what a live
+// snapshot holds, and after Release writes go in place again.
+func TestCopyOnWriteOwnership(t *testing.T) {
+	s := New()
+	mustApply(t, s, 1000, argv("SET", "a", "1"), argv("HSET", "h", "f", "v"), argv("SET", "b", "1"))
+	entryOf := func(k string) *entry { return s.slots[SlotOf([]byte(k))].m[k] }
+	mapOf := func(k string) map[string]*entry { return s.slots[SlotOf([]byte(k))].m }
+
+	ea, eh := entryOf("a"), entryOf("h")
+	frozen := mapOf("a")
+	sn := s.Snapshot()
+	mustApply(t, s, 1000, argv("INCR", "a"), argv("HSET", "h", "f", "w"))
+	if entryOf("a") == ea || string(ea.str) != "1" {
+		t.Fatal("a snapshotted entry was changed in place")
+	}
+	if entryOf("h") == eh || string(eh.hash["f"]) != "v" {
+		t.Fatal("a snapshotted hash was changed in place")
+	}
+	if mapOf("a")["a"] == frozen["a"] {
+		t.Fatal("the snapshot's slot map was changed in place")
+	}
+	// A second write to the same entry under the same snapshot does not
+	// copy again.
+	ea2 := entryOf("a")
+	mustApply(t, s, 1000, argv("INCR", "a"))
+	if entryOf("a") != ea2 {
+		t.Fatal("an entry already copied was copied again")
+	}
+	sn.Release()
+
+	eb := entryOf("b")
+	mb := mapOf("b")
+	mustApply(t, s, 1000, argv("INCR", "b"), argv("EXPIRE", "b", "100"))
+	if entryOf("b") != eb || !sameMap(mapOf("b"), mb) {
+		t.Fatal("with no live snapshot a write copied its entry or map")
+	}
+	if got := s.Read(1000, argv("GET", "b")); string(got.Str) != "2" {
+		t.Fatalf("GET b = %s", fmtReply(got))
+	}
+}
+
+func sameMap(a, b map[string]*entry) bool {
+	const probe = "\x00probe"
+	if _, ok := a[probe]; ok {
+		return false
+	}
+	a[probe] = nil
+	_, ok := b[probe]
+	delete(a, probe)
+	return ok
+}
+
+func TestSnapshotEmptyStore(t *testing.T) {
+	b := snapshotBytes(t, New())
+	// magic, version, lastNow, end tag, checksum
+	if len(b) != 4+1+8+1+4 {
+		t.Fatalf("empty snapshot is %d bytes", len(b))
+	}
+	r := New()
+	mustApply(t, r, 5000, argv("SET", "a", "1"), argv("HSET", "h", "f", "v"))
+	if err := r.Restore(bytes.NewReader(b)); err != nil {
+		t.Fatal(err)
+	}
+	if got := dump(r); !got.equal(state{Keys: map[string]value{}}) {
+		t.Fatalf("restore of an empty snapshot left %v", got)
+	}
+	if got := r.Stats(); got != (Stats{}) {
+		t.Fatalf("stats %+v", got)
+	}
+	checkCounts(t, r)
+}
+
+func TestSnapshotRoundTripValues(t *testing.T) {
+	s := New()
+	mustApply(t, s, 1234,
+		[][]byte{[]byte("SET"), []byte(""), []byte("")},
+		[][]byte{[]byte("SET"), []byte("bin\x00\xff"), bytes.Repeat([]byte{0, 1, 2}, 5000)},
+		argv("SET", "ttl", "v", "PXAT", "9223372036854775807"),
+		argv("SET", "gone", "v", "PX", "1"),
+		[][]byte{[]byte("HSET"), []byte("h"), []byte(""), []byte(""), []byte("big"), bytes.Repeat([]byte("x"), 100000)},
+	)
+	want := dump(s)
+	r := restored(t, snapshotBytes(t, s))
+	if got := dump(r); !want.equal(got) {
+		t.Fatalf("round trip: %s", want.diff(got))
+	}
+	// The restored store behaves: reads, writes, and a second round trip.
+	if got := r.Read(1235, argv("GET", "gone")); !replyEqual(got, null) {
+		t.Fatalf("GET gone = %s", fmtReply(got))
+	}
+	mustApply(t, r, 1000, argv("INCR", "n"), argv("HSET", "h", "new", "1"))
+	if got := r.LastNow(); got != 1234 {
+		t.Fatalf("LastNow %d: a restored store must not run time backwards", got)
+	}
+	want = dump(r)
+	if got := dump(restored(t, snapshotBytes(t, r))); !want.equal(got) {
+		t.Fatalf("second round trip: %s", want.diff(got))
+	}
+}
+
+// sealed appends the trailer a well-formed snapshot ends with: the end tag
+// and the checksum.
+func sealed(body []byte) []byte {
+	b := append(bytes.Clone(body), 'E')
+	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, crcTable))
+}
+
+// header is the start of a version 1 snapshot taken at lastNow 1000.
+func header() []byte {
+	b := append([]byte(snapMagic), snapVersion)
+	return binary.BigEndian.AppendUint64(b, 1000)
+}
+
+// rec appends a slot record holding the given pre-encoded entries.
+func rec(b []byte, slot int, entries ...[]byte) []byte {
+	b = append(b, 'S')
+	b = binary.BigEndian.AppendUint16(b, uint16(slot))
+	b = binary.AppendUvarint(b, uint64(len(entries)))
+	for _, e := range entries {
+		b = append(b, e...)
+	}
+	return b
+}
+
+func lp(b []byte, s string) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
+}
+
+func strEntry(key string, expireAt int64, val string) []byte {
+	b := lp(nil, key)
+	b = binary.AppendVarint(b, expireAt)
+	return lp(append(b, 's'), val)
+}
+
+func hashEntry(key string, expireAt int64, kv ...string) []byte {
+	b := lp(nil, key)
+	b = binary.AppendVarint(b, expireAt)
+	b = binary.AppendUvarint(append(b, 'h'), uint64(len(kv)/2))
+	for _, s := range kv {
+		b = lp(b, s)
+	}
+	return b
+}
+
+func slotOf(k string) int { return SlotOf([]byte(k)) }
+
+func TestRestoreCraftedSnapshots(t *testing.T) {
+	// The builders make what WriteTo makes.
+	good := sealed(rec(rec(header(), slotOf("a"), strEntry("a", 0, "1")), slotOf("h"), hashEntry("h", 5000, "f", "v")))
+	r := restored(t, good)
+	if got := r.Read(1000, argv("HGETALL", "h")); !replyEqual(got, hmap("f", "v")) {
+		t.Fatalf("crafted snapshot: HGETALL h = %s", fmtReply(got))
+	}
+
+	varintOverflow := append(header(), 'S', 0, 0)
+	varintOverflow = append(varintOverflow, bytes.Repeat([]byte{0xff}, 11)...)
+	for name, b := range map[string][]byte{
+		"bad magic":           sealed(append([]byte("RCSX\x01"), make([]byte, 8)...)),
+		"unknown version":     sealed(append([]byte("RCSN\x02"), make([]byte, 8)...)),
+		"bad record tag":      sealed(append(header(), 'X')),
+		"slot out of range":   sealed(rec(header(), NumSlots, strEntry("a", 0, "1"))),
+		"repeated slot":       sealed(rec(rec(header(), slotOf("a"), strEntry("a", 0, "1")), slotOf("a"), strEntry("{a}b", 0, "1"))),
+		"key in wrong slot":   sealed(rec(header(), slotOf("a")+1, strEntry("a", 0, "1"))),
+		"bad value type":      sealed(rec(header(), slotOf("a"), append(lp(nil, "a"), 0, 'x'))),
+		"duplicate key":       sealed(rec(header(), slotOf("a"), strEntry("a", 5, "1"), strEntry("a", 0, "2"))),
+		"duplicate field":     sealed(rec(header(), slotOf("h"), hashEntry("h", 0, "f", "1", "f", "2"))),
+		"empty hash":          sealed(rec(header(), slotOf("h"), hashEntry("h", 0))),
+		"negative expiry":     sealed(rec(header(), slotOf("a"), strEntry("a", -5, "1"))),
+		"varint overflow":     sealed(varintOverflow),
+		"trailing bytes":      append(bytes.Clone(good), 0),
+		"huge key length":     sealed(append(rec(header(), slotOf("a")), binary.AppendUvarint([]byte{}, 1<<40)...)),
+		"huge value length":   sealed(append(append(lp(nil, "a"), 0, 's'), binary.AppendUvarint(nil, 1<<62)...)),
+		"long value, short":   append(rec(header(), slotOf("a"), append(append(lp(nil, "a"), 0, 's'), binary.AppendUvarint(nil, 300<<20)...)), "abc"...),
+		"huge entry count":    append(append(header(), 'S', 0, 0), binary.AppendUvarint(nil, 1<<60)...),
+		"huge field count":    append(rec(header(), slotOf("h"), append(append(lp(nil, "h"), 0, 'h'), binary.AppendUvarint(nil, 1<<60)...)), 1, 'f'),
+		"no end tag":          header(),
+		"no checksum":         append(header(), 'E'),
+		"short checksum":      append(header(), 'E', 1, 2),
+		"empty":               nil,
+		"garbage":             []byte("*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\nb\r\n"),
+		"magic only":          []byte(snapMagic),
+		"checksum of nothing": sealed(nil),
+	} {
+		t.Run(name, func(t *testing.T) {
+			checkRefused(t, b)
+		})
+	}
+}
+
+// target is a store with content of its own, to check that a refused
+// snapshot changes nothing.
+func target(t testing.TB) *Store {
+	s := New()
+	mustApply(t, s, 777, argv("SET", "keep", "me", "EX", "100"), argv("HSET", "kh", "f", "v"))
+	return s
+}
+
+func checkRefused(t *testing.T, b []byte) {
+	t.Helper()
+	s := target(t)
+	before, stats := dump(s), s.Stats()
+	err := s.Restore(bytes.NewReader(b))
+	if err == nil {
+		t.Fatalf("Restore accepted %d bytes %q", len(b), truncate(b))
+	}
+	if !errors.Is(err, ErrCorruptSnapshot) {
+		t.Fatalf("Restore error %q does not wrap ErrCorruptSnapshot", err)
+	}
+	if after := dump(s); !before.equal(after) || s.Stats() != stats {
+		t.Fatalf("a refused snapshot changed the store: %s", before.diff(after))
+	}
+}
+
+func truncate(b []byte) []byte {
+	if len(b) > 64 {
+		return b[:64]
+	}
+	return b
+}
+
+func TestRestoreDamagedSnapshot(t *testing.T) {
+	s := New()
+	mustApply(t, s, 1000,
+		argv("SET", "a", "hello", "EX", "100"),
+		argv("SET", "b", "world"),
+		argv("HSET", "h", "f1", "v1", "f2", "v2"),
+		argv("PEXPIRE", "h", "12345"),
+	)
+	good := snapshotBytes(t, s)
+	restored(t, good)
+
+	t.Run("every byte flipped", func(t *testing.T) {
+		for i := range good {
+			for _, mask := range []byte{0x01, 0x80, 0xff} {
+				b := bytes.Clone(good)
+				b[i] ^= mask
+				checkRefused(t, b)
+			}
+		}
+	})
+	t.Run("every truncation", func(t *testing.T) {
+		for i := range good {
+			checkRefused(t, good[:i])
+		}
+	})
+	t.Run("garbage", func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(1, 2))
+		for i := range 500 {
+			b := make([]byte, rng.IntN(200))
+			for j := range b {
+				b[j] = byte(rng.Uint32())
+			}
+			if i%2 == 0 && len(b) >= 5 {
+				copy(b, snapMagic+"\x01") // get past the header
+			}
+			checkRefused(t, b)
+		}
+	})
+}
+
+// failingReader fails after n bytes with an I/O error, which Restore must
+// pass on (it is not corruption) while leaving the store unchanged.
+type failingReader struct {
+	r io.Reader
+	n int
+}
+
+var errDisk = errors.New("disk on fire")
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	if f.n <= 0 {
+		return 0, errDisk
+	}
+	p = p[:min(len(p), f.n)]
+	n, err := f.r.Read(p)
+	f.n -= n
+	return n, err
+}
+
+func TestRestoreReadError(t *testing.T) {
+	src := New()
+	fill(t, src, 1000)
+	good := snapshotBytes(t, src)
+	for _, at := range []int{0, 3, 100, len(good) / 2, len(good) - 1} {
+		s := target(t)
+		before := dump(s)
+		err := s.Restore(&failingReader{r: bytes.NewReader(good), n: at})
+		if !errors.Is(err, errDisk) {
+			t.Fatalf("at %d: error %v, want the reader's error", at, err)
+		}
+		if !before.equal(dump(s)) {
+			t.Fatalf("at %d: a failed Restore changed the store", at)
+		}
+	}
+}
+
+type failingWriter struct{ n int }
+
+func (f *failingWriter) Write(p []byte) (int, error) {
+	if f.n < len(p) {
+		n := f.n
+		f.n = 0
+		return n, errDisk
+	}
+	f.n -= len(p)
+	return len(p), nil
+}
+
+func TestWriteToError(t *testing.T) {
+	s := New()
+	fill(t, s, 1000)
+	full := snapshotBytes(t, s)
+	for _, at := range []int{0, 10, len(full) / 2, len(full) - 2} {
+		sn := s.Snapshot()
+		n, err := sn.WriteTo(&failingWriter{n: at})
+		sn.Release()
+		if !errors.Is(err, errDisk) {
+			t.Fatalf("at %d: error %v, want the writer's error", at, err)
+		}
+		if n != int64(at) {
+			t.Fatalf("at %d: WriteTo reported %d bytes", at, n)
+		}
+	}
+}
+
+// TestConcurrentReadsWritesSnapshots runs reads in parallel with writes
+// and snapshots, as a shard does: one goroutine applies (and takes
+// snapshots, as the Raft FSM does), others read, and each snapshot is
+// written out in the background and checked. Run it with -race.
+func TestConcurrentReadsWritesSnapshots(t *testing.T) {
+	s := New()
+	fill(t, s, 1000)
+	iterations := 3000
+	if testing.Short() {
+		iterations = 600
+	}
+	stop := make(chan struct{})
+	var readers sync.WaitGroup
+	for r := range 4 {
+		readers.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				now := int64(2000 + i)
+				k := fmt.Sprintf("s:%d", (i*31+r)%3000)
+				h := fmt.Sprintf("h:%d", (i*2)%300)
+				for _, args := range [][][]byte{
+					argv("GET", k), argv("TTL", k), argv("PTTL", k), argv("EXISTS", k, h),
+					argv("HGETALL", h), argv("HGET", h, "f0"), argv("DBSIZE"),
+				} {
+					if got := s.Read(now, args); got.IsError() && string(got.Str) != errWrongType {
+						t.Errorf("%q: %s", args, got.Str)
+						return
+					}
+				}
+				s.Stats()
+				s.LastNow()
+				s.ExpiredKeys(now, i%NumSlots, 10)
+			}
+		})
+	}
+
+	var writers sync.WaitGroup
+	for i := range iterations {
+		now := int64(2000 + i)
+		s.Apply(now, [][][]byte{mutate(i), mutate(i + iterations)}, nil)
+		if i%500 == 0 {
+			want := dump(s)
+			sn := s.Snapshot()
+			writers.Go(func() {
+				defer sn.Release()
+				var buf bytes.Buffer
+				if _, err := sn.WriteTo(&buf); err != nil {
+					t.Error(err)
+					return
+				}
+				r := New()
+				if err := r.Restore(&buf); err != nil {
+					t.Error(err)
+					return
+				}
+				if got := dump(r); !want.equal(got) {
+					t.Errorf("snapshot at %d: %s", now, want.diff(got))
+				}
+			})
+		}
+	}
+	writers.Wait()
+	close(stop)
+	readers.Wait()
+	checkCounts(t, s)
+	if s.liveSnaps != 0 {
+		t.Fatalf("liveSnaps %d", s.liveSnaps)
+	}
+}
