@@ -1,0 +1,69 @@
+package cluster
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/raftcache/raftcache/resp"
+	"github.com/raftcache/raftcache/store"
+)
+
+// fsm adapts one shard's store to raft.FSM. It only decodes entries and
+// delegates: all command semantics live in store.
+//
+// hashicorp/raft calls Apply, Snapshot and Restore from one goroutine, never
+// concurrently; Persist runs concurrently with Apply, which the store's
+// copy-on-write snapshot allows.
+type fsm struct {
+	shard int
+	store *store.Store
+}
+
+var _ raft.FSM = (*fsm)(nil)
+
+// Apply applies one log entry and returns its replies ([]resp.Reply), one
+// per command. A command's own failure (WRONGTYPE, ...) is a reply, not an
+// error. An entry that does not decode means the log is damaged or was
+// written by an incompatible version: applying past it would make this
+// replica diverge, so Apply panics and the node stops.
+func (f *fsm) Apply(l *raft.Log) interface{} {
+	if l.Type != raft.LogCommand {
+		return nil
+	}
+	e, err := decodeEntry(l.Data)
+	if err != nil {
+		panic(fmt.Sprintf("shard %d: cannot apply log entry %d: %v", f.shard, l.Index, err))
+	}
+	return f.store.Apply(e.now, e.cmds, make([]resp.Reply, 0, len(e.cmds)))
+}
+
+// Snapshot freezes the store in O(slots); Persist writes it out.
+func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
+	return fsmSnapshot{sn: f.store.Snapshot()}, nil
+}
+
+// Restore replaces the store with a snapshot. A damaged snapshot is refused
+// and the store is left as it was.
+func (f *fsm) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	if err := f.store.Restore(rc); err != nil {
+		return fmt.Errorf("restore shard %d: %w", f.shard, err)
+	}
+	return nil
+}
+
+type fsmSnapshot struct {
+	sn *store.Snapshot
+}
+
+func (s fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+	if _, err := s.sn.WriteTo(sink); err != nil {
+		_ = sink.Cancel()
+		return err
+	}
+	return sink.Close()
+}
+
+func (s fsmSnapshot) Release() { s.sn.Release() }

@@ -1,0 +1,248 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"slices"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/raftcache/raftcache/store"
+)
+
+// Config configures a node. Zero durations and counts take the defaults
+// below.
+type Config struct {
+	// NodeID names this node; it must appear in Peers when Peers is set.
+	NodeID string
+	// Addr is the client (RESP) address other nodes and clients use to
+	// reach this node; ClusterAddr is where it listens for cluster traffic.
+	Addr        string
+	ClusterAddr string
+	// Dir holds cluster.json and one shard-N directory per shard.
+	Dir string
+	// Shards is the number of Raft groups made at bootstrap.
+	Shards int
+	// Peers is the initial membership, the same on every node; empty means
+	// a cluster of this node alone.
+	Peers []Peer
+
+	HeartbeatTimeout   time.Duration
+	ElectionTimeout    time.Duration
+	LeaderLeaseTimeout time.Duration
+	// ApplyTimeout bounds how long a write waits to be accepted by Raft.
+	ApplyTimeout      time.Duration
+	SnapshotThreshold uint64
+	SnapshotInterval  time.Duration
+	TrailingLogs      uint64
+}
+
+// Defaults for Config fields left zero.
+const (
+	DefaultShards             = 3
+	DefaultHeartbeatTimeout   = 1000 * time.Millisecond
+	DefaultElectionTimeout    = 1000 * time.Millisecond
+	DefaultLeaderLeaseTimeout = 500 * time.Millisecond
+	DefaultApplyTimeout       = 10 * time.Second
+	DefaultSnapshotThreshold  = 16384
+	DefaultSnapshotInterval   = 60 * time.Second
+	DefaultTrailingLogs       = 10240
+)
+
+func (c *Config) setDefaults() {
+	if c.Shards == 0 {
+		c.Shards = DefaultShards
+	}
+	if c.HeartbeatTimeout == 0 {
+		c.HeartbeatTimeout = DefaultHeartbeatTimeout
+	}
+	if c.ElectionTimeout == 0 {
+		c.ElectionTimeout = DefaultElectionTimeout
+	}
+	if c.LeaderLeaseTimeout == 0 {
+		c.LeaderLeaseTimeout = DefaultLeaderLeaseTimeout
+	}
+	if c.ApplyTimeout == 0 {
+		c.ApplyTimeout = DefaultApplyTimeout
+	}
+	if c.SnapshotThreshold == 0 {
+		c.SnapshotThreshold = DefaultSnapshotThreshold
+	}
+	if c.SnapshotInterval == 0 {
+		c.SnapshotInterval = DefaultSnapshotInterval
+	}
+	if c.TrailingLogs == 0 {
+		c.TrailingLogs = DefaultTrailingLogs
+	}
+}
+
+// Node is one raftcache process's share of the cluster: a replica of every
+// shard, all served over one cluster port.
+type Node struct {
+	cfg              Config
+	log              *zap.Logger
+	meta             meta
+	advertiseCluster string
+	mux              *mux
+	shards           []*Shard
+	slotShard        [store.NumSlots]uint16
+}
+
+// Open starts the node: it loads or creates the cluster shape under
+// cfg.Dir, listens on the cluster address and starts every shard's Raft
+// group, bootstrapping them on first start. It returns without waiting
+// for leaders; see WaitReady.
+func Open(cfg Config, log *zap.Logger) (*Node, error) {
+	cfg.setDefaults()
+	if cfg.NodeID == "" {
+		return nil, errors.New("node id is required")
+	}
+	if cfg.Shards < 1 || cfg.Shards > 1024 {
+		return nil, fmt.Errorf("shards must be between 1 and 1024, not %d", cfg.Shards)
+	}
+	n := &Node{cfg: cfg, log: log.With(zap.String("node", cfg.NodeID))}
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	if err := n.loadShape(); err != nil {
+		return nil, err
+	}
+	self := n.meta.Peers[slices.IndexFunc(n.meta.Peers, func(p Peer) bool { return p.ID == n.meta.NodeID })]
+	n.advertiseCluster = self.ClusterAddr
+
+	ln, err := net.Listen("tcp", cfg.ClusterAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on cluster address %s: %w", cfg.ClusterAddr, err)
+	}
+	n.mux = newMux(ln, n.log.Named("mux"))
+	for _, def := range n.meta.Shards {
+		s, err := openShard(n, def.ID, def.FirstSlot, def.LastSlot, n.mux)
+		if err != nil {
+			n.closeShards()
+			n.mux.Close()
+			return nil, err
+		}
+		n.shards = append(n.shards, s)
+		for slot := def.FirstSlot; slot <= def.LastSlot; slot++ {
+			n.slotShard[slot] = uint16(def.ID)
+		}
+	}
+	n.log.Info("node started", zap.Int("shards", len(n.shards)), zap.Int("peers", len(n.meta.Peers)),
+		zap.String("cluster_addr", ln.Addr().String()))
+	return n, nil
+}
+
+// loadShape reads the stored cluster shape, or creates it from the config
+// on the first start. Differences between the flags and the stored shape
+// are logged; the stored shape wins, except for the node ID, which must
+// match: a data directory belongs to one node.
+func (n *Node) loadShape() error {
+	stored, ok, err := loadMeta(n.cfg.Dir)
+	if err != nil {
+		return err
+	}
+	peers := n.cfg.Peers
+	if len(peers) == 0 {
+		cluster := n.cfg.ClusterAddr
+		host, port, err := net.SplitHostPort(cluster)
+		if err != nil {
+			return fmt.Errorf("cluster address %q: %w", cluster, err)
+		}
+		if host == "" || net.ParseIP(host) != nil && net.ParseIP(host).IsUnspecified() {
+			cluster = net.JoinHostPort("127.0.0.1", port)
+		}
+		peers = []Peer{{ID: n.cfg.NodeID, Addr: n.cfg.Addr, ClusterAddr: cluster}}
+	}
+	if !ok {
+		n.meta = newMeta(n.cfg.NodeID, n.cfg.Shards, peers)
+		if err := n.meta.validate(); err != nil {
+			return fmt.Errorf("cluster shape from flags: %w", err)
+		}
+		return n.meta.save(n.cfg.Dir)
+	}
+	if stored.NodeID != n.cfg.NodeID {
+		return fmt.Errorf("data dir %s belongs to node %q, not %q", n.cfg.Dir, stored.NodeID, n.cfg.NodeID)
+	}
+	if len(stored.Shards) != n.cfg.Shards {
+		n.log.Warn("--shards differs from the stored cluster shape; keeping the stored one",
+			zap.Int("flag", n.cfg.Shards), zap.Int("stored", len(stored.Shards)))
+	}
+	if len(n.cfg.Peers) > 0 && !slices.Equal(stored.Peers, n.cfg.Peers) {
+		n.log.Warn("--peers differs from the stored cluster shape; keeping the stored one",
+			zap.Any("flag", n.cfg.Peers), zap.Any("stored", stored.Peers))
+	}
+	n.meta = stored
+	return nil
+}
+
+func (n *Node) closeShards() {
+	for _, s := range n.shards {
+		if err := s.close(); err != nil {
+			n.log.Warn("shard close failed", zap.Int("shard", s.id), zap.Error(err))
+		}
+	}
+}
+
+// Close stops every shard and the cluster port. ctx bounds the wait.
+func (n *Node) Close(ctx context.Context) error {
+	done := make(chan error, 1)
+	go func() {
+		n.closeShards()
+		done <- n.mux.Close()
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("close node: %w", ctx.Err())
+	}
+}
+
+// ID returns the node's ID.
+func (n *Node) ID() string { return n.meta.NodeID }
+
+// Shards returns the node's shards, ordered by ID.
+func (n *Node) Shards() []*Shard { return n.shards }
+
+// ShardOfSlot returns the shard that owns slot.
+func (n *Node) ShardOfSlot(slot int) *Shard { return n.shards[n.slotShard[slot]] }
+
+// Peers returns the cluster's members.
+func (n *Node) Peers() []Peer { return slices.Clone(n.meta.Peers) }
+
+func (n *Node) clientAddrOf(id string) string {
+	for _, p := range n.meta.Peers {
+		if p.ID == id {
+			return p.Addr
+		}
+	}
+	return ""
+}
+
+// Ready reports whether every shard has a leader known to this node.
+func (n *Node) Ready() bool {
+	for _, s := range n.shards {
+		if s.Leader() == "" {
+			return false
+		}
+	}
+	return true
+}
+
+// WaitReady waits until Ready or ctx ends.
+func (n *Node) WaitReady(ctx context.Context) error {
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for !n.Ready() {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for shard leaders: %w", ctx.Err())
+		case <-t.C:
+		}
+	}
+	return nil
+}

@@ -1,0 +1,471 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"go.etcd.io/bbolt"
+	"go.uber.org/zap"
+
+	"github.com/raftcache/raftcache/resp"
+	"github.com/raftcache/raftcache/store"
+)
+
+// Shard is one Raft group and the store it replicates: a contiguous range
+// of slots. Its methods are safe for concurrent use.
+type Shard struct {
+	id         int
+	firstSlot  int
+	lastSlot   int
+	node       *Node
+	log        *zap.Logger
+	store      *store.Store
+	raft       *raft.Raft
+	logStore   *raftboltdb.BoltStore
+	transport  *raft.NetworkTransport
+	snapshots  *raft.FileSnapshotStore
+	applyLimit time.Duration
+
+	// readyTerm is the term in which this node, as leader, has applied
+	// everything committed before its election (a Barrier). Reads are
+	// served only while the current term equals it.
+	readyTerm atomic.Uint64
+	verify    verifier
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+// NotLeaderError says this node does not lead the shard. The command was
+// not proposed, so the client may safely retry elsewhere.
+type NotLeaderError struct {
+	Shard int
+	// LeaderID and LeaderAddr (the leader's client address) are empty when
+	// no leader is known.
+	LeaderID   string
+	LeaderAddr string
+}
+
+func (e *NotLeaderError) Error() string {
+	if e.LeaderID == "" {
+		return fmt.Sprintf("shard %d has no leader", e.Shard)
+	}
+	return fmt.Sprintf("shard %d is led by %s at %s", e.Shard, e.LeaderID, e.LeaderAddr)
+}
+
+// Is makes errors.Is(err, ErrNotLeader) true for every NotLeaderError.
+func (e *NotLeaderError) Is(target error) bool { return target == ErrNotLeader }
+
+// Errors a shard returns. ErrNotLeader means nothing was proposed;
+// ErrUnknownOutcome means a write was proposed and may or may not apply.
+var (
+	ErrNotLeader      = errors.New("not the shard leader")
+	ErrUnknownOutcome = errors.New("write outcome unknown")
+	ErrShutdown       = errors.New("shard is shut down")
+)
+
+// openShard opens (or creates) the shard's Raft storage under dir and
+// starts its Raft group on the mux.
+func openShard(n *Node, id, first, last int, m *mux) (*Shard, error) {
+	dir := filepath.Join(n.cfg.Dir, fmt.Sprintf("shard-%d", id))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create shard %d dir: %w", id, err)
+	}
+	s := &Shard{
+		id:         id,
+		firstSlot:  first,
+		lastSlot:   last,
+		node:       n,
+		log:        n.log.Named("shard").With(zap.Int("shard", id)),
+		store:      store.New(),
+		applyLimit: n.cfg.ApplyTimeout,
+		stop:       make(chan struct{}),
+	}
+	s.verify.r = s
+
+	var err error
+	s.logStore, err = raftboltdb.New(raftboltdb.Options{
+		Path: filepath.Join(dir, "raft.db"),
+		BoltOptions: &bbolt.Options{
+			Timeout:        2 * time.Second,
+			NoFreelistSync: true,
+			FreelistType:   bbolt.FreelistMapType,
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open shard %d log (is another raftcache using %s?): %w", id, dir, err)
+	}
+	s.snapshots, err = raft.NewFileSnapshotStoreWithLogger(dir, 2, newHclog(s.log.Named("snapshots")))
+	if err != nil {
+		s.logStore.Close()
+		return nil, fmt.Errorf("open shard %d snapshots: %w", id, err)
+	}
+	layer := m.layer(connKindRaft, id, tcpAddr(n.advertiseCluster))
+	s.transport = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream:  layer,
+		MaxPool: 3,
+		Timeout: 10 * time.Second,
+		Logger:  newHclog(s.log.Named("transport")),
+	})
+
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(n.cfg.NodeID)
+	rc.HeartbeatTimeout = n.cfg.HeartbeatTimeout
+	rc.ElectionTimeout = n.cfg.ElectionTimeout
+	rc.LeaderLeaseTimeout = n.cfg.LeaderLeaseTimeout
+	rc.CommitTimeout = 20 * time.Millisecond
+	rc.SnapshotThreshold = n.cfg.SnapshotThreshold
+	rc.SnapshotInterval = n.cfg.SnapshotInterval
+	rc.TrailingLogs = n.cfg.TrailingLogs
+	rc.BatchApplyCh = true
+	rc.MaxAppendEntries = 256
+	rc.Logger = newHclog(s.log.Named("raft"))
+	if err := raft.ValidateConfig(rc); err != nil {
+		s.closeStorage()
+		return nil, fmt.Errorf("shard %d raft config: %w", id, err)
+	}
+
+	existing, err := raft.HasExistingState(s.logStore, s.logStore, s.snapshots)
+	if err != nil {
+		s.closeStorage()
+		return nil, fmt.Errorf("shard %d read raft state: %w", id, err)
+	}
+	if !existing {
+		var servers []raft.Server
+		for _, p := range n.meta.Peers {
+			servers = append(servers, raft.Server{
+				Suffrage: raft.Voter,
+				ID:       raft.ServerID(p.ID),
+				Address:  raft.ServerAddress(p.ClusterAddr),
+			})
+		}
+		if err := raft.BootstrapCluster(rc, s.logStore, s.logStore, s.snapshots, s.transport,
+			raft.Configuration{Servers: servers}); err != nil {
+			s.closeStorage()
+			return nil, fmt.Errorf("bootstrap shard %d: %w", id, err)
+		}
+		s.log.Info("shard bootstrapped", zap.Int("voters", len(servers)))
+	}
+
+	s.raft, err = raft.NewRaft(rc, &fsm{shard: id, store: s.store}, s.logStore, s.logStore, s.snapshots, s.transport)
+	if err != nil {
+		s.closeStorage()
+		return nil, fmt.Errorf("start shard %d raft: %w", id, err)
+	}
+	s.wg.Add(2)
+	go s.watchLeadership()
+	go s.expireLoop()
+	return s, nil
+}
+
+func (s *Shard) closeStorage() {
+	if s.transport != nil {
+		s.transport.Close()
+	}
+	if s.logStore != nil {
+		s.logStore.Close()
+	}
+}
+
+// close stops the shard's Raft group and releases its files.
+func (s *Shard) close() error {
+	close(s.stop)
+	err := s.raft.Shutdown().Error()
+	s.wg.Wait()
+	s.closeStorage()
+	if err != nil {
+		return fmt.Errorf("shut down shard %d: %w", s.id, err)
+	}
+	return nil
+}
+
+// ID returns the shard number.
+func (s *Shard) ID() int { return s.id }
+
+// Slots returns the first and last slot the shard owns.
+func (s *Shard) Slots() (first, last int) { return s.firstSlot, s.lastSlot }
+
+// IsLeader reports whether this node currently leads the shard.
+func (s *Shard) IsLeader() bool { return s.raft.State() == raft.Leader }
+
+// Leader returns the leader's node ID, or "" when none is known.
+func (s *Shard) Leader() string {
+	_, id := s.raft.LeaderWithID()
+	return string(id)
+}
+
+func (s *Shard) notLeader() error {
+	_, id := s.raft.LeaderWithID()
+	e := &NotLeaderError{Shard: s.id, LeaderID: string(id)}
+	if id != "" {
+		e.LeaderAddr = s.node.clientAddrOf(string(id))
+	}
+	return e
+}
+
+// Propose replicates cmds as one log entry and returns their replies once
+// the entry is committed and applied here. cmds must not be changed until
+// Propose returns. Errors: a *NotLeaderError (nothing proposed),
+// ErrUnknownOutcome (the entry may still apply), or ctx's error.
+func (s *Shard) Propose(ctx context.Context, cmds [][][]byte) ([]resp.Reply, error) {
+	if s.raft.State() != raft.Leader {
+		return nil, s.notLeader()
+	}
+	timeout := s.applyLimit
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, time.Until(dl))
+	}
+	if timeout <= 0 {
+		return nil, context.DeadlineExceeded
+	}
+	data := encodeEntry(nil, time.Now().UnixMilli(), cmds)
+	f := s.raft.Apply(data, timeout)
+	if err := f.Error(); err != nil {
+		switch {
+		case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrEnqueueTimeout):
+			return nil, s.notLeader()
+		case errors.Is(err, raft.ErrRaftShutdown):
+			return nil, fmt.Errorf("shard %d: %w: %w", s.id, ErrUnknownOutcome, ErrShutdown)
+		}
+		return nil, fmt.Errorf("shard %d: %w: %w", s.id, ErrUnknownOutcome, err)
+	}
+	replies, ok := f.Response().([]resp.Reply)
+	if !ok {
+		return nil, fmt.Errorf("shard %d: unexpected apply response %T", s.id, f.Response())
+	}
+	return replies, nil
+}
+
+// Read executes a read-only command linearizably: only on the leader,
+// after it has applied everything committed before its election and has
+// confirmed, after the read arrived, that it is still the leader.
+// Concurrent reads share one confirmation round.
+func (s *Shard) Read(ctx context.Context, args [][]byte) (resp.Reply, error) {
+	if err := s.readBarrier(ctx); err != nil {
+		return resp.Reply{}, err
+	}
+	return s.store.Read(time.Now().UnixMilli(), args), nil
+}
+
+// ReadLocal executes a read-only command on this replica's state without
+// any leadership check: possibly stale, for READONLY connections and
+// introspection.
+func (s *Shard) ReadLocal(args [][]byte) resp.Reply {
+	return s.store.Read(time.Now().UnixMilli(), args)
+}
+
+// readBarrier returns nil once a read may be served linearizably.
+func (s *Shard) readBarrier(ctx context.Context) error {
+	if s.raft.State() != raft.Leader {
+		return s.notLeader()
+	}
+	if err := s.verify.confirm(ctx); err != nil {
+		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
+			return s.notLeader()
+		}
+		return fmt.Errorf("shard %d confirm leadership: %w", s.id, err)
+	}
+	// Checked after the confirmation: if the term still equals readyTerm,
+	// the confirmation happened in the term whose barrier has completed.
+	if term := s.raft.CurrentTerm(); term != s.readyTerm.Load() {
+		return s.waitReady(ctx)
+	}
+	return nil
+}
+
+// waitReady waits, within ctx, for the post-election barrier.
+func (s *Shard) waitReady(ctx context.Context) error {
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if s.raft.State() != raft.Leader {
+			return s.notLeader()
+		}
+		if s.raft.CurrentTerm() == s.readyTerm.Load() {
+			// Confirm again: leadership must hold after readiness.
+			if err := s.verify.confirm(ctx); err != nil {
+				return s.notLeader()
+			}
+			if s.raft.CurrentTerm() == s.readyTerm.Load() {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return s.notLeader()
+		case <-s.stop:
+			return ErrShutdown
+		case <-t.C:
+		}
+	}
+}
+
+// watchLeadership runs a Barrier after every election this node wins, then
+// marks the term ready for reads. Losing and regaining leadership starts a
+// new term, which needs its own barrier.
+func (s *Shard) watchLeadership() {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case isLeader := <-s.raft.LeaderCh():
+			if !isLeader {
+				s.log.Info("shard leadership lost")
+				continue
+			}
+			term := s.raft.CurrentTerm()
+			start := time.Now()
+			if err := s.raft.Barrier(s.applyLimit).Error(); err != nil {
+				s.log.Warn("post-election barrier failed", zap.Uint64("term", term), zap.Error(err))
+				continue
+			}
+			if s.raft.CurrentTerm() == term && s.raft.State() == raft.Leader {
+				s.readyTerm.Store(term)
+				s.log.Info("shard leader ready", zap.Uint64("term", term),
+					zap.Duration("barrier", time.Since(start)))
+			}
+		}
+	}
+}
+
+// expireLoop removes expired keys through the log while this node leads:
+// every tick it proposes the removal of a bounded batch, so the work per
+// tick is bounded and every replica removes the same keys.
+func (s *Shard) expireLoop() {
+	defer s.wg.Done()
+	const batch = 256
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	cursor := 0
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		if s.raft.State() != raft.Leader {
+			continue
+		}
+		keys, next := s.store.ExpiredKeys(time.Now().UnixMilli(), cursor, batch)
+		cursor = next
+		if len(keys) == 0 {
+			continue
+		}
+		cmd := make([][]byte, 0, len(keys)+1)
+		cmd = append(cmd, []byte(store.CmdDropExpired))
+		cmd = append(cmd, keys...)
+		ctx, cancel := context.WithTimeout(context.Background(), s.applyLimit)
+		if _, err := s.Propose(ctx, [][][]byte{cmd}); err != nil && !errors.Is(err, ErrNotLeader) {
+			s.log.Warn("expiry proposal failed", zap.Error(err))
+		}
+		cancel()
+	}
+}
+
+// Snapshot asks Raft for a snapshot of the shard now.
+func (s *Shard) Snapshot() error {
+	if err := s.raft.Snapshot().Error(); err != nil {
+		if errors.Is(err, raft.ErrNothingNewToSnapshot) {
+			return nil
+		}
+		return fmt.Errorf("snapshot shard %d: %w", s.id, err)
+	}
+	return nil
+}
+
+// Status describes the shard for INFO and CLUSTER views.
+type Status struct {
+	ID                 int
+	FirstSlot          int
+	LastSlot           int
+	State              string
+	LeaderID           string
+	Term               uint64
+	CommitIndex        uint64
+	AppliedIndex       uint64
+	LastIndex          uint64
+	LastSnapshotIndex  uint64
+	Keys, Expires      int
+	ReadyForLinearRead bool
+}
+
+// Status returns the shard's current state.
+func (s *Shard) Status() Status {
+	st := s.store.Stats()
+	_, leader := s.raft.LeaderWithID()
+	var snapIndex uint64
+	if metas, err := s.snapshots.List(); err == nil && len(metas) > 0 {
+		snapIndex = metas[0].Index
+	}
+	term := s.raft.CurrentTerm()
+	return Status{
+		ID:                 s.id,
+		FirstSlot:          s.firstSlot,
+		LastSlot:           s.lastSlot,
+		State:              s.raft.State().String(),
+		LeaderID:           string(leader),
+		Term:               term,
+		CommitIndex:        s.raft.CommitIndex(),
+		AppliedIndex:       s.raft.AppliedIndex(),
+		LastIndex:          s.raft.LastIndex(),
+		LastSnapshotIndex:  snapIndex,
+		Keys:               st.Keys,
+		Expires:            st.Expires,
+		ReadyForLinearRead: s.raft.State() == raft.Leader && s.readyTerm.Load() == term,
+	}
+}
+
+// verifier shares one leadership confirmation (raft.VerifyLeader) among
+// all reads waiting at the moment it starts; a read that arrives while a
+// round is running waits for the next one, so every read's confirmation
+// happens after the read arrived.
+type verifier struct {
+	r       *Shard
+	mu      sync.Mutex
+	waiting []chan error
+	running bool
+}
+
+func (v *verifier) confirm(ctx context.Context) error {
+	ch := make(chan error, 1)
+	v.mu.Lock()
+	v.waiting = append(v.waiting, ch)
+	if !v.running {
+		v.running = true
+		go v.loop()
+	}
+	v.mu.Unlock()
+	select {
+	case err := <-ch:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (v *verifier) loop() {
+	for {
+		v.mu.Lock()
+		batch := v.waiting
+		v.waiting = nil
+		if len(batch) == 0 {
+			v.running = false
+			v.mu.Unlock()
+			return
+		}
+		v.mu.Unlock()
+		err := v.r.raft.VerifyLeader().Error()
+		for _, ch := range batch {
+			ch <- err
+		}
+	}
+}
