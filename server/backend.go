@@ -1,0 +1,60 @@
+package server
+
+import (
+	"context"
+
+	"github.com/raftcache/raftcache/cluster"
+	"github.com/raftcache/raftcache/resp"
+)
+
+// Backend is what the server needs from the node below it. cluster.Node
+// implements it through NodeBackend; tests use a fake.
+type Backend interface {
+	// NodeID names this node.
+	NodeID() string
+	// NumShards is the number of shards; ShardOfSlot maps a slot to one.
+	NumShards() int
+	ShardOfSlot(slot int) int
+	// Propose applies cmds atomically, in order, on the shard and returns
+	// one reply per command once they are committed and applied.
+	Propose(ctx context.Context, shard int, cmds [][][]byte) ([]resp.Reply, error)
+	// Read executes a read-only command linearizably on the shard.
+	Read(ctx context.Context, shard int, args [][]byte) (resp.Reply, error)
+	// Snapshot takes a snapshot of the shard now.
+	Snapshot(ctx context.Context, shard int) error
+	// Status describes every shard.
+	Status() []cluster.Status
+	// Peers lists the cluster's members.
+	Peers() []cluster.Peer
+}
+
+// NodeBackend adapts a *cluster.Node to Backend.
+type NodeBackend struct{ Node *cluster.Node }
+
+var _ Backend = NodeBackend{}
+
+func (b NodeBackend) NodeID() string           { return b.Node.ID() }
+func (b NodeBackend) NumShards() int           { return len(b.Node.Shards()) }
+func (b NodeBackend) ShardOfSlot(slot int) int { return b.Node.ShardOfSlot(slot).ID() }
+func (b NodeBackend) Peers() []cluster.Peer    { return b.Node.Peers() }
+
+func (b NodeBackend) Propose(ctx context.Context, shard int, cmds [][][]byte) ([]resp.Reply, error) {
+	return b.Node.Shards()[shard].Propose(ctx, cmds)
+}
+
+func (b NodeBackend) Read(ctx context.Context, shard int, args [][]byte) (resp.Reply, error) {
+	return b.Node.Shards()[shard].Read(ctx, args)
+}
+
+func (b NodeBackend) Snapshot(_ context.Context, shard int) error {
+	return b.Node.Shards()[shard].Snapshot()
+}
+
+func (b NodeBackend) Status() []cluster.Status {
+	shards := b.Node.Shards()
+	out := make([]cluster.Status, len(shards))
+	for i, s := range shards {
+		out[i] = s.Status()
+	}
+	return out
+}

@@ -1,0 +1,298 @@
+package server
+
+import (
+	"crypto/sha1"
+	"encoding/hex"
+	"net"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tidwall/redcon"
+
+	"github.com/raftcache/raftcache/resp"
+	"github.com/raftcache/raftcache/store"
+)
+
+// infoSection writes one INFO section's fields.
+type infoSection struct {
+	name      string
+	inDefault bool
+	write     func(s *Server, b *infoBuilder)
+}
+
+var infoSections = []infoSection{
+	{"server", true, (*Server).infoServer},
+	{"clients", true, (*Server).infoClients},
+	{"memory", true, (*Server).infoMemory},
+	{"persistence", true, (*Server).infoPersistence},
+	{"stats", true, (*Server).infoStats},
+	{"replication", true, (*Server).infoReplication},
+	{"cpu", true, (*Server).infoCPU},
+	{"cluster", true, (*Server).infoCluster},
+	{"keyspace", true, (*Server).infoKeyspace},
+}
+
+type infoBuilder struct{ strings.Builder }
+
+func (b *infoBuilder) field(name, value string) {
+	b.WriteString(name)
+	b.WriteByte(':')
+	b.WriteString(value)
+	b.WriteString("\r\n")
+}
+
+func (b *infoBuilder) int(name string, v int64) { b.field(name, strconv.FormatInt(v, 10)) }
+
+// cmdInfo implements INFO [section ...]: no argument or "default" gives the
+// default sections, "all" and "everything" every section; unknown names
+// are ignored, as Redis does.
+func (s *Server) cmdInfo(args [][]byte) resp.Reply {
+	want := map[string]bool{}
+	all := false
+	if len(args) == 1 {
+		want["default"] = true
+	}
+	for _, a := range args[1:] {
+		name := strings.ToLower(string(a))
+		if name == "all" || name == "everything" {
+			all = true
+		}
+		want[name] = true
+	}
+	var b infoBuilder
+	for _, sec := range infoSections {
+		if !(all || want[sec.name] || (want["default"] && sec.inDefault)) {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteString("\r\n")
+		}
+		b.WriteString("# " + strings.ToUpper(sec.name[:1]) + sec.name[1:] + "\r\n")
+		sec.write(s, &b)
+	}
+	return resp.Verbatim(b.String())
+}
+
+// runID is the node's 40-hex-character id, stable for a node ID.
+func (s *Server) runID() string {
+	sum := sha1.Sum([]byte("raftcache-node:" + s.backend.NodeID()))
+	return hex.EncodeToString(sum[:])
+}
+
+func (s *Server) infoServer(b *infoBuilder) {
+	uptime := time.Since(s.started)
+	port := "0"
+	if s.ln != nil {
+		if _, p, err := net.SplitHostPort(s.ln.Addr().String()); err == nil {
+			port = p
+		}
+	}
+	exe, _ := os.Executable()
+	b.field("redis_version", RedisVersion)
+	b.field("raftcache_version", s.cfg.Version)
+	b.field("redis_git_sha1", "00000000")
+	b.field("redis_git_dirty", "0")
+	b.field("redis_build_id", "0")
+	b.field("redis_mode", "cluster")
+	b.field("os", runtime.GOOS+" "+runtime.GOARCH)
+	b.field("arch_bits", strconv.Itoa(strconv.IntSize))
+	b.field("multiplexing_api", "go-netpoll")
+	b.field("go_version", runtime.Version())
+	b.int("process_id", int64(os.Getpid()))
+	b.field("process_supervised", "no")
+	b.field("run_id", s.runID())
+	b.field("tcp_port", port)
+	b.int("server_time_usec", time.Now().UnixMicro())
+	b.int("uptime_in_seconds", int64(uptime/time.Second))
+	b.int("uptime_in_days", int64(uptime/(24*time.Hour)))
+	b.field("hz", "10")
+	b.field("configured_hz", "10")
+	b.field("executable", exe)
+	b.field("config_file", "")
+	b.field("io_threads_active", "0")
+	b.field("node_id", s.backend.NodeID())
+}
+
+func (s *Server) infoClients(b *infoBuilder) {
+	s.mu.Lock()
+	n := len(s.clients)
+	s.mu.Unlock()
+	b.int("connected_clients", int64(n))
+	b.field("cluster_connections", "0")
+	b.field("maxclients", "10000")
+	b.field("client_recent_max_input_buffer", "0")
+	b.field("client_recent_max_output_buffer", "0")
+	b.field("blocked_clients", "0")
+	b.field("tracking_clients", "0")
+	b.field("clients_in_timeout_table", "0")
+	b.field("total_blocking_keys", "0")
+	b.field("total_blocking_keys_on_nokey", "0")
+}
+
+func (s *Server) infoMemory(b *infoBuilder) {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	b.int("used_memory", int64(ms.HeapAlloc))
+	b.field("used_memory_human", humanBytes(ms.HeapAlloc))
+	b.int("used_memory_rss", int64(ms.Sys-ms.HeapReleased))
+	b.field("used_memory_rss_human", humanBytes(ms.Sys-ms.HeapReleased))
+	b.int("used_memory_peak", int64(ms.HeapSys))
+	b.field("used_memory_peak_human", humanBytes(ms.HeapSys))
+	b.int("total_system_memory", 0)
+	b.field("maxmemory", "0")
+	b.field("maxmemory_human", "0B")
+	b.field("maxmemory_policy", "noeviction")
+	b.field("mem_allocator", "go")
+	b.int("go_heap_objects", int64(ms.HeapObjects))
+	b.int("go_gc_cycles", int64(ms.NumGC))
+}
+
+func humanBytes(n uint64) string {
+	const unit = 1024
+	if n < unit {
+		return strconv.FormatUint(n, 10) + "B"
+	}
+	f := float64(n)
+	suffix := []string{"K", "M", "G", "T", "P"}
+	i := -1
+	for f >= unit && i < len(suffix)-1 {
+		f /= unit
+		i++
+	}
+	return strconv.FormatFloat(f, 'f', 2, 64) + suffix[i]
+}
+
+func (s *Server) infoPersistence(b *infoBuilder) {
+	b.field("loading", "0")
+	b.field("async_loading", "0")
+	b.field("rdb_changes_since_last_save", "0")
+	b.field("rdb_bgsave_in_progress", "0")
+	b.int("rdb_last_save_time", s.lastSave.Load())
+	b.field("rdb_last_bgsave_status", "ok")
+	b.field("aof_enabled", "0")
+	b.field("aof_rewrite_in_progress", "0")
+	b.field("raft_log", "on")
+	b.field("dir", s.cfg.DataDir)
+}
+
+func (s *Server) infoStats(b *infoBuilder) {
+	b.int("total_connections_received", s.stats.connections.Load())
+	b.int("total_commands_processed", s.stats.commands.Load())
+	b.int("rejected_connections", s.stats.rejected.Load())
+	b.field("expired_keys", "0")
+	b.field("evicted_keys", "0")
+	b.field("keyspace_hits", "0")
+	b.field("keyspace_misses", "0")
+}
+
+// infoReplication reports each shard's Raft state; the node is a master
+// for the shards it leads and a replica of the others.
+func (s *Server) infoReplication(b *infoBuilder) {
+	sts := s.backend.Status()
+	leading := 0
+	for _, st := range sts {
+		if st.State == "Leader" {
+			leading++
+		}
+	}
+	role := "master"
+	if leading == 0 && len(sts) > 0 {
+		role = "slave"
+	}
+	b.field("role", role)
+	b.int("connected_slaves", int64(len(s.backend.Peers())-1))
+	for _, st := range sts {
+		b.field("shard"+strconv.Itoa(st.ID),
+			"slots="+strconv.Itoa(st.FirstSlot)+"-"+strconv.Itoa(st.LastSlot)+
+				",state="+strings.ToLower(st.State)+
+				",leader="+st.LeaderID+
+				",term="+strconv.FormatUint(st.Term, 10)+
+				",commit_index="+strconv.FormatUint(st.CommitIndex, 10)+
+				",applied_index="+strconv.FormatUint(st.AppliedIndex, 10)+
+				",last_index="+strconv.FormatUint(st.LastIndex, 10)+
+				",snapshot_index="+strconv.FormatUint(st.LastSnapshotIndex, 10))
+	}
+}
+
+func (s *Server) infoCPU(b *infoBuilder) {
+	user, sys := cpuTimes()
+	b.field("used_cpu_sys", strconv.FormatFloat(sys, 'f', 6, 64))
+	b.field("used_cpu_user", strconv.FormatFloat(user, 'f', 6, 64))
+}
+
+func (s *Server) infoCluster(b *infoBuilder) {
+	b.field("cluster_enabled", "1")
+}
+
+func (s *Server) infoKeyspace(b *infoBuilder) {
+	var keys, expires int
+	for _, st := range s.backend.Status() {
+		keys += st.Keys
+		expires += st.Expires
+	}
+	if keys > 0 {
+		b.field("db0", "keys="+strconv.Itoa(keys)+",expires="+strconv.Itoa(expires)+",avg_ttl=0")
+	}
+}
+
+// clusterState is "ok" once every shard has a leader known to this node.
+func (s *Server) clusterState() string {
+	for _, st := range s.backend.Status() {
+		if st.LeaderID == "" {
+			return "fail"
+		}
+	}
+	return "ok"
+}
+
+func cmdCluster(s *Server, _ redcon.Conn, _ *client, _, sub *resp.Command, a [][]byte) resp.Reply {
+	switch sub.Name {
+	case "info":
+		return s.clusterInfo()
+	case "myid":
+		return resp.BulkString(s.runID())
+	case "keyslot":
+		return resp.Int(int64(store.SlotOf(a[2])))
+	}
+	return resp.ErrUnknownSubcommand(a[0], a[1]).Reply()
+}
+
+func (s *Server) clusterInfo() resp.Reply {
+	sts := s.backend.Status()
+	leaders := map[string]bool{}
+	var term uint64
+	for _, st := range sts {
+		if st.LeaderID != "" {
+			leaders[st.LeaderID] = true
+		}
+		term = max(term, st.Term)
+	}
+	state := s.clusterState()
+	ok := store.NumSlots
+	if state != "ok" {
+		ok = 0
+		for _, st := range sts {
+			if st.LeaderID != "" {
+				ok += st.LastSlot - st.FirstSlot + 1
+			}
+		}
+	}
+	var b infoBuilder
+	b.field("cluster_state", state)
+	b.int("cluster_slots_assigned", store.NumSlots)
+	b.int("cluster_slots_ok", int64(ok))
+	b.int("cluster_slots_pfail", 0)
+	b.int("cluster_slots_fail", int64(store.NumSlots-ok))
+	b.int("cluster_known_nodes", int64(len(s.backend.Peers())))
+	b.int("cluster_size", int64(len(leaders)))
+	b.int("cluster_current_epoch", int64(term))
+	b.int("cluster_my_epoch", int64(term))
+	b.int("cluster_stats_messages_sent", 0)
+	b.int("cluster_stats_messages_received", 0)
+	b.int("total_cluster_links_buffer_limit_exceeded", 0)
+	b.int("raftcache_shards", int64(len(sts)))
+	return resp.Verbatim(b.String())
+}
