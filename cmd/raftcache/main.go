@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/raftcache/raftcache/cluster"
+	"github.com/raftcache/raftcache/server"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// options are the command-line flags; see the README's flags table.
+type options struct {
+	id          string
+	addr        string
+	clusterAddr string
+	dir         string
+	shards      int
+	peers       string
+	logLevel    string
+	logFormat   string
+
+	heartbeatTimeout   time.Duration
+	electionTimeout    time.Duration
+	leaderLeaseTimeout time.Duration
+	snapshotThreshold  uint64
+	snapshotInterval   time.Duration
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("raftcache", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.id, "id", "n1", "node ID, unique in the cluster and listed in --peers")
+	fs.StringVar(&o.addr, "addr", ":6379", "client (RESP) listen address")
+	fs.StringVar(&o.clusterAddr, "cluster-addr", "", "cluster (Raft) listen address (default: the client port + 10000 on the same host)")
+	fs.StringVar(&o.dir, "dir", "./data", "data directory")
+	fs.IntVar(&o.shards, "shards", cluster.DefaultShards, "number of shards (Raft groups) made at bootstrap")
+	fs.StringVar(&o.peers, "peers", "", "initial members, the same on every node: id=host:port@cport,... (empty: a single-node cluster)")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&o.logFormat, "log-format", "console", "log format: console or json")
+	fs.DurationVar(&o.heartbeatTimeout, "raft-heartbeat-timeout", cluster.DefaultHeartbeatTimeout, "Raft heartbeat timeout")
+	fs.DurationVar(&o.electionTimeout, "raft-election-timeout", cluster.DefaultElectionTimeout, "Raft election timeout")
+	fs.DurationVar(&o.leaderLeaseTimeout, "raft-lease-timeout", cluster.DefaultLeaderLeaseTimeout, "Raft leader lease timeout (at most the heartbeat timeout)")
+	fs.Uint64Var(&o.snapshotThreshold, "snapshot-threshold", cluster.DefaultSnapshotThreshold, "log entries between automatic snapshots of a shard")
+	fs.DurationVar(&o.snapshotInterval, "snapshot-interval", cluster.DefaultSnapshotInterval, "how often to check whether a shard needs a snapshot")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if o.clusterAddr == "" {
+		ca, err := cluster.DefaultClusterAddr(o.addr)
+		if err != nil {
+			return o, err
+		}
+		o.clusterAddr = ca
+	}
+	return o, nil
+}
+
+func newLogger(level, format string) (*zap.Logger, error) {
+	lvl, err := zapcore.ParseLevel(level)
+	if err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	var cfg zap.Config
+	switch format {
+	case "json":
+		cfg = zap.NewProductionConfig()
+	case "console":
+		cfg = zap.NewDevelopmentConfig()
+		cfg.Development = false
+		cfg.DisableStacktrace = true
+	default:
+		return nil, fmt.Errorf("--log-format must be console or json, not %q", format)
+	}
+	cfg.Level = zap.NewAtomicLevelAt(lvl)
+	cfg.Sampling = nil
+	return cfg.Build()
+}
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "raftcache:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	o, err := parseFlags(args, os.Stderr)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(o.logLevel, o.logFormat)
+	if err != nil {
+		return err
+	}
+	defer log.Sync() //nolint:errcheck // nothing useful to do if stderr is gone
+
+	peers, err := cluster.ParsePeers(o.peers)
+	if err != nil {
+		return fmt.Errorf("--peers: %w", err)
+	}
+	node, err := cluster.Open(cluster.Config{
+		NodeID:             o.id,
+		Addr:               o.addr,
+		ClusterAddr:        o.clusterAddr,
+		Dir:                o.dir,
+		Shards:             o.shards,
+		Peers:              peers,
+		HeartbeatTimeout:   o.heartbeatTimeout,
+		ElectionTimeout:    o.electionTimeout,
+		LeaderLeaseTimeout: o.leaderLeaseTimeout,
+		SnapshotThreshold:  o.snapshotThreshold,
+		SnapshotInterval:   o.snapshotInterval,
+	}, log)
+	if err != nil {
+		return err
+	}
+	srv := server.New(server.Config{Addr: o.addr, Version: version, DataDir: o.dir},
+		server.NodeBackend{Node: node}, log)
+	if err := srv.Listen(); err != nil {
+		closeNode(node, log)
+		return err
+	}
+	log.Info("raftcache ready for clients", zap.String("node", o.id), zap.String("addr", srv.Addr().String()),
+		zap.String("cluster_addr", o.clusterAddr), zap.String("dir", o.dir), zap.String("version", version))
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve() }()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	select {
+	case sig := <-sigs:
+		log.Info("shutting down", zap.String("node", o.id), zap.String("signal", sig.String()))
+	case err = <-serveErr:
+		log.Error("client server stopped", zap.String("node", o.id), zap.Error(err))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if cerr := srv.Close(ctx); cerr != nil {
+		log.Warn("closing client connections", zap.String("node", o.id), zap.Error(cerr))
+	}
+	closeNode(node, log)
+	return err
+}
+
+func closeNode(node *cluster.Node, log *zap.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := node.Close(ctx); err != nil {
+		log.Warn("closing node", zap.Error(err))
+	}
+}

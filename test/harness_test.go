@@ -1,0 +1,218 @@
+package test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// binary is the raftcache executable built once for the package.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "raftcache-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "temp dir:", err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "raftcache")
+	build := exec.Command("go", "build", "-o", binary, "../cmd/raftcache")
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build raftcache:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// requireTool returns the path of an external tool; it fails the test
+// under CI=true and skips it elsewhere when the tool is missing.
+func requireTool(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s not found in PATH; CI must install it (apt-get install redis-tools redis-server)", name)
+		}
+		t.Skipf("%s not found in PATH; install redis-tools/redis-server to run this test", name)
+	}
+	return p
+}
+
+// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func freePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("find a free port: %v", err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// proc is one raftcache process.
+type proc struct {
+	t           testing.TB
+	id          string
+	port        int
+	clusterPort int
+	dir         string
+	extra       []string
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	logs *bytes.Buffer
+	done chan struct{}
+}
+
+func newProc(t testing.TB, id string, extra ...string) *proc {
+	return &proc{
+		t:           t,
+		id:          id,
+		port:        freePort(t),
+		clusterPort: freePort(t),
+		dir:         filepath.Join(t.TempDir(), id),
+		extra:       extra,
+	}
+}
+
+func (p *proc) addr() string { return "127.0.0.1:" + strconv.Itoa(p.port) }
+
+// start launches the process; its output is kept and printed if the test
+// fails.
+func (p *proc) start() {
+	p.t.Helper()
+	args := append([]string{
+		"--id", p.id,
+		"--addr", p.addr(),
+		"--cluster-addr", "127.0.0.1:" + strconv.Itoa(p.clusterPort),
+		"--dir", p.dir,
+		"--log-level", "info",
+	}, p.extra...)
+	cmd := exec.Command(binary, args...)
+	logs := &bytes.Buffer{}
+	w := &lockedWriter{w: logs}
+	cmd.Stdout, cmd.Stderr = w, w
+	if err := cmd.Start(); err != nil {
+		p.t.Fatalf("start %s: %v", p.id, err)
+	}
+	done := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(done)
+	}()
+	p.mu.Lock()
+	p.cmd, p.logs, p.done = cmd, logs, done
+	p.mu.Unlock()
+	p.t.Cleanup(func() {
+		p.kill()
+		if p.t.Failed() {
+			p.t.Logf("--- logs of %s ---\n%s", p.id, w.String())
+		}
+	})
+}
+
+// kill sends SIGKILL and waits for the process to exit.
+func (p *proc) kill() {
+	p.mu.Lock()
+	cmd, done := p.cmd, p.done
+	p.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		p.t.Errorf("%s did not exit after SIGKILL", p.id)
+	}
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
+}
+
+func (l *lockedWriter) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.String()
+}
+
+// cli runs redis-cli against addr with args and returns its output.
+func cli(t testing.TB, addr string, args ...string) string {
+	t.Helper()
+	host, port, _ := net.SplitHostPort(addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, requireTool(t, "redis-cli"),
+		append([]string{"-h", host, "-p", port}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("redis-cli %v: %v\n%s", args, err, out)
+	}
+	return strings.TrimRight(string(out), "\n")
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitClusterOK waits until the node at addr reports cluster_state:ok.
+func waitClusterOK(t testing.TB, addr string, timeout time.Duration) {
+	t.Helper()
+	waitFor(t, addr+" cluster_state:ok", timeout, func() bool {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			return false
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+		if _, err := c.Write([]byte("CLUSTER INFO\r\n")); err != nil {
+			return false
+		}
+		buf := make([]byte, 4096)
+		n, _ := c.Read(buf)
+		return bytes.Contains(buf[:n], []byte("cluster_state:ok"))
+	})
+}
+
+// cliStdin feeds commands, one per line, to redis-cli's standard input.
+func cliStdin(t testing.TB, addr, script string) string {
+	t.Helper()
+	host, port, _ := net.SplitHostPort(addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, requireTool(t, "redis-cli"), "-h", host, "-p", port)
+	cmd.Stdin = strings.NewReader(script)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("redis-cli script: %v\n%s", err, out)
+	}
+	return strings.TrimRight(string(out), "\n")
+}
