@@ -20,7 +20,9 @@ type hclogAdapter struct {
 }
 
 // newHclog returns an hclog.Logger writing to z.
-func newHclog(z *zap.Logger) hclog.Logger { return &hclogAdapter{z: z} }
+func newHclog(z *zap.Logger) hclog.Logger {
+	return &hclogAdapter{z: z.WithOptions(zap.AddCallerSkip(1))}
+}
 
 func (h *hclogAdapter) fields(args []interface{}) []zap.Field {
 	all := append(append([]interface{}{}, h.args...), args...)
