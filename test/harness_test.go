@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/raftcache/raftcache/test/redisoracle"
 )
 
 // binary is the raftcache executable built once for the package.
@@ -37,30 +39,10 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// requireTool returns the path of an external tool; it fails the test
-// under CI=true and skips it elsewhere when the tool is missing.
-func requireTool(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s not found in PATH; CI must install it (apt-get install redis-tools redis-server)", name)
-		}
-		t.Skipf("%s not found in PATH; install redis-tools/redis-server to run this test", name)
-	}
-	return p
-}
+// requireTool and freePort are shared with the other packages' tests.
+func requireTool(t testing.TB, name string) string { return redisoracle.RequireTool(t, name) }
 
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("find a free port: %v", err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
+func freePort(t testing.TB) int { return redisoracle.FreePort(t) }
 
 // proc is one raftcache process.
 type proc struct {

@@ -1,43 +1,17 @@
 package test
 
 import (
-	"context"
-	"os/exec"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
-)
 
-// startRedis runs a real redis-server without persistence on a free port
-// as the oracle for compatibility checks, and stops it when the test ends.
-func startRedis(t testing.TB) string {
-	t.Helper()
-	bin := requireTool(t, "redis-server")
-	port := freePort(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", t.TempDir())
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("start redis-server: %v", err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		_ = cmd.Wait()
-	})
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	waitFor(t, "redis-server to answer PING", 10*time.Second, func() bool {
-		out, err := exec.Command(requireTool(t, "redis-cli"), "-p", strconv.Itoa(port), "PING").Output()
-		return err == nil && strings.TrimSpace(string(out)) == "PONG"
-	})
-	return addr
-}
+	"github.com/raftcache/raftcache/test/redisoracle"
+)
 
 // TestRedisCLIMatchesRedis runs the same redis-cli session against one
 // raftcache node and a real redis-server and compares every reply.
 func TestRedisCLIMatchesRedis(t *testing.T) {
-	redisAddr := startRedis(t)
+	redisAddr := redisoracle.Start(t)
 	p := newProc(t, "n1")
 	p.start()
 	waitClusterOK(t, p.addr(), 30*time.Second)
