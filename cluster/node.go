@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"sync"
 	"slices"
 	"time"
 
@@ -44,9 +45,9 @@ type Config struct {
 // Defaults for Config fields left zero.
 const (
 	DefaultShards             = 3
-	DefaultHeartbeatTimeout   = 1000 * time.Millisecond
-	DefaultElectionTimeout    = 1000 * time.Millisecond
-	DefaultLeaderLeaseTimeout = 500 * time.Millisecond
+	DefaultHeartbeatTimeout   = 500 * time.Millisecond
+	DefaultElectionTimeout    = 500 * time.Millisecond
+	DefaultLeaderLeaseTimeout = 250 * time.Millisecond
 	DefaultApplyTimeout       = 10 * time.Second
 	DefaultSnapshotThreshold  = 16384
 	DefaultSnapshotInterval   = 60 * time.Second
@@ -90,6 +91,12 @@ type Node struct {
 	mux              *mux
 	shards           []*Shard
 	slotShard        [store.NumSlots]uint16
+
+	rpcMu      sync.Mutex
+	rpcClients map[string]*rpcClient
+
+	stop chan struct{}
+	wg   sync.WaitGroup
 }
 
 // Open starts the node: it loads or creates the cluster shape under
@@ -104,26 +111,34 @@ func Open(cfg Config, log *zap.Logger) (*Node, error) {
 	if cfg.Shards < 1 || cfg.Shards > 1024 {
 		return nil, fmt.Errorf("shards must be between 1 and 1024, not %d", cfg.Shards)
 	}
-	n := &Node{cfg: cfg, log: log.With(zap.String("node", cfg.NodeID))}
+	n := &Node{
+		cfg:        cfg,
+		log:        log.With(zap.String("node", cfg.NodeID)),
+		rpcClients: make(map[string]*rpcClient),
+		stop:       make(chan struct{}),
+	}
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
 	if err := n.loadShape(); err != nil {
 		return nil, err
 	}
-	self := n.meta.Peers[slices.IndexFunc(n.meta.Peers, func(p Peer) bool { return p.ID == n.meta.NodeID })]
-	n.advertiseCluster = self.ClusterAddr
+	n.advertiseCluster = n.self().ClusterAddr
 
 	ln, err := net.Listen("tcp", cfg.ClusterAddr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on cluster address %s: %w", cfg.ClusterAddr, err)
 	}
 	n.mux = newMux(ln, n.log.Named("mux"))
+	n.wg.Add(1)
+	go n.serveRPC(n.mux.layer(connKindRPC, 0, tcpAddr(n.advertiseCluster)))
 	for _, def := range n.meta.Shards {
 		s, err := openShard(n, def.ID, def.FirstSlot, def.LastSlot, n.mux)
 		if err != nil {
 			n.closeShards()
+			close(n.stop)
 			n.mux.Close()
+			n.wg.Wait()
 			return nil, err
 		}
 		n.shards = append(n.shards, s)
@@ -191,8 +206,16 @@ func (n *Node) closeShards() {
 func (n *Node) Close(ctx context.Context) error {
 	done := make(chan error, 1)
 	go func() {
+		close(n.stop)
 		n.closeShards()
-		done <- n.mux.Close()
+		err := n.mux.Close()
+		n.wg.Wait()
+		n.rpcMu.Lock()
+		for _, c := range n.rpcClients {
+			c.close()
+		}
+		n.rpcMu.Unlock()
+		done <- err
 	}()
 	select {
 	case err := <-done:
@@ -200,6 +223,11 @@ func (n *Node) Close(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("close node: %w", ctx.Err())
 	}
+}
+
+// self returns this node's entry in the peer list.
+func (n *Node) self() Peer {
+	return n.meta.Peers[slices.IndexFunc(n.meta.Peers, func(p Peer) bool { return p.ID == n.meta.NodeID })]
 }
 
 // ID returns the node's ID.

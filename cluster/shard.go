@@ -39,6 +39,12 @@ type Shard struct {
 	// served only while the current term equals it.
 	readyTerm atomic.Uint64
 	verify    verifier
+	observer  *raft.Observer
+
+	// leaderCh is closed, and replaced, whenever this node observes a
+	// change of the shard's leader.
+	leaderMu sync.Mutex
+	leaderCh chan struct{}
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -88,6 +94,7 @@ func openShard(n *Node, id, first, last int, m *mux) (*Shard, error) {
 		store:      store.New(),
 		applyLimit: n.cfg.ApplyTimeout,
 		stop:       make(chan struct{}),
+		leaderCh:   make(chan struct{}),
 	}
 	s.verify.r = s
 
@@ -160,9 +167,16 @@ func openShard(n *Node, id, first, last int, m *mux) (*Shard, error) {
 		s.closeStorage()
 		return nil, fmt.Errorf("start shard %d raft: %w", id, err)
 	}
-	s.wg.Add(2)
+	observations := make(chan raft.Observation, 16)
+	s.observer = raft.NewObserver(observations, false, func(o *raft.Observation) bool {
+		_, ok := o.Data.(raft.LeaderObservation)
+		return ok
+	})
+	s.raft.RegisterObserver(s.observer)
+	s.wg.Add(3)
 	go s.watchLeadership()
 	go s.expireLoop()
+	go s.watchLeaderChanges(observations)
 	return s, nil
 }
 
@@ -175,9 +189,35 @@ func (s *Shard) closeStorage() {
 	}
 }
 
+// watchLeaderChanges wakes everyone waiting on leaderChanged at each
+// leader observation.
+func (s *Shard) watchLeaderChanges(obs <-chan raft.Observation) {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-obs:
+			s.leaderMu.Lock()
+			close(s.leaderCh)
+			s.leaderCh = make(chan struct{})
+			s.leaderMu.Unlock()
+		}
+	}
+}
+
+// leaderChanged returns a channel closed at the next leader change this
+// node observes.
+func (s *Shard) leaderChanged() <-chan struct{} {
+	s.leaderMu.Lock()
+	defer s.leaderMu.Unlock()
+	return s.leaderCh
+}
+
 // close stops the shard's Raft group and releases its files.
 func (s *Shard) close() error {
 	close(s.stop)
+	s.raft.DeregisterObserver(s.observer)
 	err := s.raft.Shutdown().Error()
 	s.wg.Wait()
 	s.closeStorage()
@@ -370,6 +410,9 @@ func (s *Shard) expireLoop() {
 		cancel()
 	}
 }
+
+// Digest returns the digest of this replica's keyspace (store.Digest).
+func (s *Shard) Digest() [20]byte { return s.store.Digest() }
 
 // Snapshot asks Raft for a snapshot of the shard now.
 func (s *Shard) Snapshot() error {

@@ -127,6 +127,11 @@ func (m *mux) layer(kind byte, shard int, advertise net.Addr) *streamLayer {
 
 func (m *mux) Close() error {
 	close(m.closed)
+	m.mu.Lock()
+	for _, l := range m.routes {
+		l.Close()
+	}
+	m.mu.Unlock()
 	err := m.ln.Close()
 	m.wg.Wait()
 	return err

@@ -26,6 +26,9 @@ type Backend interface {
 	Status() []cluster.Status
 	// Peers lists the cluster's members.
 	Peers() []cluster.Peer
+	// LocalDigest is a digest of this node's replica of the shard, equal on
+	// every replica that applied the same entries (DEBUG DIGEST).
+	LocalDigest(shard int) [20]byte
 }
 
 // NodeBackend adapts a *cluster.Node to Backend.
@@ -39,11 +42,15 @@ func (b NodeBackend) ShardOfSlot(slot int) int { return b.Node.ShardOfSlot(slot)
 func (b NodeBackend) Peers() []cluster.Peer    { return b.Node.Peers() }
 
 func (b NodeBackend) Propose(ctx context.Context, shard int, cmds [][][]byte) ([]resp.Reply, error) {
-	return b.Node.Shards()[shard].Propose(ctx, cmds)
+	return b.Node.Propose(ctx, shard, cmds)
 }
 
 func (b NodeBackend) Read(ctx context.Context, shard int, args [][]byte) (resp.Reply, error) {
-	return b.Node.Shards()[shard].Read(ctx, args)
+	return b.Node.Read(ctx, shard, args)
+}
+
+func (b NodeBackend) LocalDigest(shard int) [20]byte {
+	return b.Node.Shards()[shard].Digest()
 }
 
 func (b NodeBackend) Snapshot(_ context.Context, shard int) error {

@@ -62,6 +62,8 @@ func (b *fakeBackend) Status() []cluster.Status {
 	return out
 }
 
+func (b *fakeBackend) LocalDigest(shard int) [20]byte { return b.shards[shard].Digest() }
+
 func (b *fakeBackend) Peers() []cluster.Peer {
 	return []cluster.Peer{{ID: "fake", Addr: "127.0.0.1:0", ClusterAddr: "127.0.0.1:0"}}
 }
