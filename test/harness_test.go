@@ -53,10 +53,11 @@ type proc struct {
 	dir         string
 	extra       []string
 
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	logs *bytes.Buffer
-	done chan struct{}
+	mu      sync.Mutex
+	cmd     *exec.Cmd
+	allLogs lockedWriter // output of every run of this process
+	done    chan struct{}
+	cleanup bool
 }
 
 func newProc(t testing.TB, id string, extra ...string) *proc {
@@ -84,9 +85,7 @@ func (p *proc) start() {
 		"--log-level", "info",
 	}, p.extra...)
 	cmd := exec.Command(binary, args...)
-	logs := &bytes.Buffer{}
-	w := &lockedWriter{w: logs}
-	cmd.Stdout, cmd.Stderr = w, w
+	cmd.Stdout, cmd.Stderr = &p.allLogs, &p.allLogs
 	if err := cmd.Start(); err != nil {
 		p.t.Fatalf("start %s: %v", p.id, err)
 	}
@@ -96,14 +95,18 @@ func (p *proc) start() {
 		close(done)
 	}()
 	p.mu.Lock()
-	p.cmd, p.logs, p.done = cmd, logs, done
+	p.cmd, p.done = cmd, done
+	first := !p.cleanup
+	p.cleanup = true
 	p.mu.Unlock()
-	p.t.Cleanup(func() {
-		p.kill()
-		if p.t.Failed() {
-			p.t.Logf("--- logs of %s ---\n%s", p.id, w.String())
-		}
-	})
+	if first {
+		p.t.Cleanup(func() {
+			p.kill()
+			if p.t.Failed() {
+				p.t.Logf("--- logs of %s ---\n%s", p.id, p.allLogs.String())
+			}
+		})
+	}
 }
 
 // kill sends SIGKILL and waits for the process to exit.
@@ -122,21 +125,23 @@ func (p *proc) kill() {
 	}
 }
 
+// lockedWriter collects a process's output; exec's copying goroutines
+// and the test read it concurrently.
 type lockedWriter struct {
 	mu sync.Mutex
-	w  *bytes.Buffer
+	b  bytes.Buffer
 }
 
 func (l *lockedWriter) Write(b []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.w.Write(b)
+	return l.b.Write(b)
 }
 
 func (l *lockedWriter) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.w.String()
+	return l.b.String()
 }
 
 // cli runs redis-cli against addr with args and returns its output.

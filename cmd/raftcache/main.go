@@ -37,6 +37,7 @@ type options struct {
 	leaderLeaseTimeout time.Duration
 	snapshotThreshold  uint64
 	snapshotInterval   time.Duration
+	trailingLogs       uint64
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -56,6 +57,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.leaderLeaseTimeout, "raft-lease-timeout", cluster.DefaultLeaderLeaseTimeout, "Raft leader lease timeout (at most the heartbeat timeout)")
 	fs.Uint64Var(&o.snapshotThreshold, "snapshot-threshold", cluster.DefaultSnapshotThreshold, "log entries between automatic snapshots of a shard")
 	fs.DurationVar(&o.snapshotInterval, "snapshot-interval", cluster.DefaultSnapshotInterval, "how often to check whether a shard needs a snapshot")
+	fs.Uint64Var(&o.trailingLogs, "raft-trailing-logs", cluster.DefaultTrailingLogs, "log entries kept after a snapshot, so a lagging replica can catch up without a snapshot install")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -130,6 +132,7 @@ func run(args []string) error {
 		LeaderLeaseTimeout: o.leaderLeaseTimeout,
 		SnapshotThreshold:  o.snapshotThreshold,
 		SnapshotInterval:   o.snapshotInterval,
+		TrailingLogs:       o.trailingLogs,
 	}, log)
 	if err != nil {
 		return err
