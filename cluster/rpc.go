@@ -256,16 +256,11 @@ func (c *rpcClient) get(ctx context.Context) (*rpcConn, error) {
 	return &rpcConn{Conn: nc, r: bufio.NewReader(nc)}, nil
 }
 
-// alive reports whether an idle connection is still open: the peer has
-// not closed it (a killed process's sockets are closed by its kernel) and
-// sent nothing unasked. A request on a dead pooled connection could not be
-// told apart from one the peer received, so dead ones are dropped first.
+// alive reports whether an idle connection is still usable. A request
+// written to a dead pooled connection could not be told apart from one the
+// peer received, so dead ones are dropped before use.
 func (c *rpcConn) alive() bool {
-	_ = c.SetReadDeadline(time.Now())
-	_, err := c.r.Peek(1)
-	_ = c.SetReadDeadline(time.Time{})
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
+	return c.r.Buffered() == 0 && !peerClosed(c.Conn)
 }
 
 func (c *rpcClient) put(conn *rpcConn) {

@@ -275,6 +275,7 @@ func (s *Shard) Propose(ctx context.Context, cmds [][][]byte) ([]resp.Reply, err
 		case errors.Is(err, raft.ErrRaftShutdown):
 			return nil, fmt.Errorf("shard %d: %w: %w", s.id, ErrUnknownOutcome, ErrShutdown)
 		}
+		s.log.Warn("write outcome unknown", zap.Error(err))
 		return nil, fmt.Errorf("shard %d: %w: %w", s.id, ErrUnknownOutcome, err)
 	}
 	replies, ok := f.Response().([]resp.Reply)
