@@ -22,17 +22,16 @@ import (
 // Shard is one Raft group and the store it replicates: a contiguous range
 // of slots. Its methods are safe for concurrent use.
 type Shard struct {
-	id         int
-	firstSlot  int
-	lastSlot   int
-	node       *Node
-	log        *zap.Logger
-	store      *store.Store
-	raft       *raft.Raft
-	logStore   *raftboltdb.BoltStore
-	transport  *raft.NetworkTransport
-	snapshots  *raft.FileSnapshotStore
-	applyLimit time.Duration
+	id           int
+	firstSlot    int
+	lastSlot     int
+	log          *zap.Logger
+	clientAddrOf func(id string) string
+	store        *store.Store
+	raft         *raft.Raft
+	snapshots    raft.SnapshotStore
+	closers      []func() error
+	applyLimit   time.Duration
 
 	// readyTerm is the term in which this node, as leader, has applied
 	// everything committed before its election (a Barrier). Reads are
@@ -78,28 +77,37 @@ var (
 	ErrShutdown       = errors.New("shard is shut down")
 )
 
-// openShard opens (or creates) the shard's Raft storage under dir and
-// starts its Raft group on the mux.
+// shardConfig is what a shard needs to know besides its storage.
+type shardConfig struct {
+	id, firstSlot, lastSlot int
+	nodeID                  string
+	log                     *zap.Logger
+	cfg                     Config // timeouts and snapshot settings
+	// bootstrap is the voter list used when the storage holds no state.
+	bootstrap []raft.Server
+	// clientAddrOf maps a node ID to its client address, for redirects.
+	clientAddrOf func(id string) string
+}
+
+// shardStorage is a shard's Raft storage and transport. closers are
+// closed, in order, when the shard closes (or fails to start).
+type shardStorage struct {
+	logs      raft.LogStore
+	stable    raft.StableStore
+	snapshots raft.SnapshotStore
+	transport raft.Transport
+	closers   []func() error
+}
+
+// openShard opens (or creates) the shard's Raft storage under the node's
+// data directory and starts its Raft group on the mux.
 func openShard(n *Node, id, first, last int, m *mux) (*Shard, error) {
 	dir := filepath.Join(n.cfg.Dir, fmt.Sprintf("shard-%d", id))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create shard %d dir: %w", id, err)
 	}
-	s := &Shard{
-		id:         id,
-		firstSlot:  first,
-		lastSlot:   last,
-		node:       n,
-		log:        n.log.Named("shard").With(zap.Int("shard", id)),
-		store:      store.New(),
-		applyLimit: n.cfg.ApplyTimeout,
-		stop:       make(chan struct{}),
-		leaderCh:   make(chan struct{}),
-	}
-	s.verify.r = s
-
-	var err error
-	s.logStore, err = raftboltdb.New(raftboltdb.Options{
+	log := n.log.Named("shard").With(zap.Int("shard", id))
+	logStore, err := raftboltdb.New(raftboltdb.Options{
 		Path: filepath.Join(dir, "raft.db"),
 		BoltOptions: &bbolt.Options{
 			Timeout:        2 * time.Second,
@@ -110,62 +118,94 @@ func openShard(n *Node, id, first, last int, m *mux) (*Shard, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open shard %d log (is another raftcache using %s?): %w", id, dir, err)
 	}
-	s.snapshots, err = raft.NewFileSnapshotStoreWithLogger(dir, 2, newHclog(s.log.Named("snapshots")))
+	snapshots, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, newHclog(log.Named("snapshots")))
 	if err != nil {
-		s.logStore.Close()
+		logStore.Close()
 		return nil, fmt.Errorf("open shard %d snapshots: %w", id, err)
 	}
-	layer := m.layer(connKindRaft, id, tcpAddr(n.advertiseCluster))
-	s.transport = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream:  layer,
+	transport := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream:  m.layer(connKindRaft, id, tcpAddr(n.advertiseCluster)),
 		MaxPool: 3,
 		Timeout: 10 * time.Second,
-		Logger:  newHclog(s.log.Named("transport")),
+		Logger:  newHclog(log.Named("transport")),
 	})
+	var servers []raft.Server
+	for _, p := range n.meta.Peers {
+		servers = append(servers, raft.Server{
+			Suffrage: raft.Voter,
+			ID:       raft.ServerID(p.ID),
+			Address:  raft.ServerAddress(p.ClusterAddr),
+		})
+	}
+	return startShard(shardConfig{
+		id: id, firstSlot: first, lastSlot: last,
+		nodeID:       n.cfg.NodeID,
+		log:          log,
+		cfg:          n.cfg,
+		bootstrap:    servers,
+		clientAddrOf: n.clientAddrOf,
+	}, shardStorage{
+		logs: logStore, stable: logStore, snapshots: snapshots, transport: transport,
+		closers: []func() error{transport.Close, logStore.Close},
+	})
+}
+
+// startShard starts a shard's Raft group on the given storage,
+// bootstrapping it with sc.bootstrap when the storage is empty.
+func startShard(sc shardConfig, st shardStorage) (*Shard, error) {
+	s := &Shard{
+		id:           sc.id,
+		firstSlot:    sc.firstSlot,
+		lastSlot:     sc.lastSlot,
+		log:          sc.log,
+		clientAddrOf: sc.clientAddrOf,
+		store:        store.New(),
+		snapshots:    st.snapshots,
+		closers:      st.closers,
+		applyLimit:   sc.cfg.ApplyTimeout,
+		stop:         make(chan struct{}),
+		leaderCh:     make(chan struct{}),
+	}
+	s.verify.r = s
 
 	rc := raft.DefaultConfig()
-	rc.LocalID = raft.ServerID(n.cfg.NodeID)
-	rc.HeartbeatTimeout = n.cfg.HeartbeatTimeout
-	rc.ElectionTimeout = n.cfg.ElectionTimeout
-	rc.LeaderLeaseTimeout = n.cfg.LeaderLeaseTimeout
+	rc.LocalID = raft.ServerID(sc.nodeID)
+	rc.HeartbeatTimeout = sc.cfg.HeartbeatTimeout
+	rc.ElectionTimeout = sc.cfg.ElectionTimeout
+	rc.LeaderLeaseTimeout = sc.cfg.LeaderLeaseTimeout
 	rc.CommitTimeout = 20 * time.Millisecond
-	rc.SnapshotThreshold = n.cfg.SnapshotThreshold
-	rc.SnapshotInterval = n.cfg.SnapshotInterval
-	rc.TrailingLogs = n.cfg.TrailingLogs
+	rc.SnapshotThreshold = sc.cfg.SnapshotThreshold
+	rc.SnapshotInterval = sc.cfg.SnapshotInterval
+	rc.TrailingLogs = sc.cfg.TrailingLogs
 	rc.BatchApplyCh = true
 	rc.MaxAppendEntries = 256
 	rc.Logger = newHclog(s.log.Named("raft"))
 	if err := raft.ValidateConfig(rc); err != nil {
 		s.closeStorage()
-		return nil, fmt.Errorf("shard %d raft config: %w", id, err)
+		return nil, fmt.Errorf("shard %d raft config: %w", sc.id, err)
 	}
 
-	existing, err := raft.HasExistingState(s.logStore, s.logStore, s.snapshots)
+	existing, err := raft.HasExistingState(st.logs, st.stable, st.snapshots)
 	if err != nil {
 		s.closeStorage()
-		return nil, fmt.Errorf("shard %d read raft state: %w", id, err)
+		return nil, fmt.Errorf("shard %d read raft state: %w", sc.id, err)
 	}
-	if !existing {
-		var servers []raft.Server
-		for _, p := range n.meta.Peers {
-			servers = append(servers, raft.Server{
-				Suffrage: raft.Voter,
-				ID:       raft.ServerID(p.ID),
-				Address:  raft.ServerAddress(p.ClusterAddr),
-			})
-		}
-		if err := raft.BootstrapCluster(rc, s.logStore, s.logStore, s.snapshots, s.transport,
-			raft.Configuration{Servers: servers}); err != nil {
+	switch {
+	case !existing && len(sc.bootstrap) == 0:
+		s.log.Info("shard has no state and no bootstrap voters; waiting to be added to the group")
+	case !existing:
+		if err := raft.BootstrapCluster(rc, st.logs, st.stable, st.snapshots, st.transport,
+			raft.Configuration{Servers: sc.bootstrap}); err != nil {
 			s.closeStorage()
-			return nil, fmt.Errorf("bootstrap shard %d: %w", id, err)
+			return nil, fmt.Errorf("bootstrap shard %d: %w", sc.id, err)
 		}
-		s.log.Info("shard bootstrapped", zap.Int("voters", len(servers)))
+		s.log.Info("shard bootstrapped", zap.Int("voters", len(sc.bootstrap)))
 	}
 
-	s.raft, err = raft.NewRaft(rc, &fsm{shard: id, store: s.store}, s.logStore, s.logStore, s.snapshots, s.transport)
+	s.raft, err = raft.NewRaft(rc, &fsm{shard: sc.id, store: s.store}, st.logs, st.stable, st.snapshots, st.transport)
 	if err != nil {
 		s.closeStorage()
-		return nil, fmt.Errorf("start shard %d raft: %w", id, err)
+		return nil, fmt.Errorf("start shard %d raft: %w", sc.id, err)
 	}
 	observations := make(chan raft.Observation, 16)
 	s.observer = raft.NewObserver(observations, false, func(o *raft.Observation) bool {
@@ -181,11 +221,8 @@ func openShard(n *Node, id, first, last int, m *mux) (*Shard, error) {
 }
 
 func (s *Shard) closeStorage() {
-	if s.transport != nil {
-		s.transport.Close()
-	}
-	if s.logStore != nil {
-		s.logStore.Close()
+	for _, c := range s.closers {
+		_ = c()
 	}
 }
 
@@ -246,7 +283,7 @@ func (s *Shard) notLeader() error {
 	_, id := s.raft.LeaderWithID()
 	e := &NotLeaderError{Shard: s.id, LeaderID: string(id)}
 	if id != "" {
-		e.LeaderAddr = s.node.clientAddrOf(string(id))
+		e.LeaderAddr = s.clientAddrOf(string(id))
 	}
 	return e
 }
@@ -512,4 +549,47 @@ func (v *verifier) loop() {
 			ch <- err
 		}
 	}
+}
+
+// AddVoter adds a node to the shard's Raft group as a voter. It must run
+// on the shard's leader; Raft changes membership one server at a time.
+func (s *Shard) AddVoter(ctx context.Context, id, clusterAddr string) error {
+	if s.raft.State() != raft.Leader {
+		return s.notLeader()
+	}
+	f := s.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(clusterAddr), 0, s.timeout(ctx))
+	if err := f.Error(); err != nil {
+		return fmt.Errorf("shard %d add voter %s: %w", s.id, id, err)
+	}
+	return nil
+}
+
+// RemoveServer removes a node from the shard's Raft group. It must run on
+// the shard's leader.
+func (s *Shard) RemoveServer(ctx context.Context, id string) error {
+	if s.raft.State() != raft.Leader {
+		return s.notLeader()
+	}
+	if err := s.raft.RemoveServer(raft.ServerID(id), 0, s.timeout(ctx)).Error(); err != nil {
+		return fmt.Errorf("shard %d remove server %s: %w", s.id, id, err)
+	}
+	return nil
+}
+
+// Voters returns the shard's current voters (IDs and cluster addresses).
+func (s *Shard) Voters() ([]raft.Server, error) {
+	f := s.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return nil, fmt.Errorf("shard %d configuration: %w", s.id, err)
+	}
+	return f.Configuration().Servers, nil
+}
+
+// timeout is the apply timeout, shortened to ctx's deadline.
+func (s *Shard) timeout(ctx context.Context) time.Duration {
+	t := s.applyLimit
+	if dl, ok := ctx.Deadline(); ok {
+		t = min(t, time.Until(dl))
+	}
+	return t
 }
