@@ -40,6 +40,8 @@ type Config struct {
 	SnapshotThreshold uint64
 	SnapshotInterval  time.Duration
 	TrailingLogs      uint64
+	// NoBalance turns off moving shard leaders to their preferred nodes.
+	NoBalance bool
 }
 
 // Defaults for Config fields left zero.
@@ -145,6 +147,10 @@ func Open(cfg Config, log *zap.Logger) (*Node, error) {
 		for slot := def.FirstSlot; slot <= def.LastSlot; slot++ {
 			n.slotShard[slot] = uint16(def.ID)
 		}
+	}
+	if !cfg.NoBalance {
+		n.wg.Add(1)
+		go n.balanceLoop()
 	}
 	n.log.Info("node started", zap.Int("shards", len(n.shards)), zap.Int("peers", len(n.meta.Peers)),
 		zap.String("cluster_addr", ln.Addr().String()))

@@ -24,6 +24,7 @@ const (
 	opPropose = 1 // shard(2) entry → replies
 	opRead    = 2 // shard(2) entry holding one command → replies
 	opInfo    = 3 // → node id, client address, cluster address
+	opIndexes = 4 // shard(2) → applied, commit and last log index (8 each)
 
 	statusOK        = 0 // replies follow
 	statusNotLeader = 1 // leader id follows (may be empty); nothing was proposed
@@ -127,6 +128,15 @@ func (n *Node) handleRPC(req []byte) []byte {
 			out = append(out, s...)
 		}
 		return out
+	case opIndexes:
+		if len(body) < 2 || int(binary.BigEndian.Uint16(body)) >= len(n.shards) {
+			return errorStatus(statusError, "bad shard")
+		}
+		r := n.shards[binary.BigEndian.Uint16(body)].raft
+		out := []byte{statusOK}
+		out = binary.BigEndian.AppendUint64(out, r.AppliedIndex())
+		out = binary.BigEndian.AppendUint64(out, r.CommitIndex())
+		return binary.BigEndian.AppendUint64(out, r.LastIndex())
 	case opPropose, opRead:
 		if len(body) < 2 {
 			return errorStatus(statusError, "short request")

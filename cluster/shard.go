@@ -307,7 +307,8 @@ func (s *Shard) Propose(ctx context.Context, cmds [][][]byte) ([]resp.Reply, err
 	f := s.raft.Apply(data, timeout)
 	if err := f.Error(); err != nil {
 		switch {
-		case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrEnqueueTimeout):
+		case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrEnqueueTimeout),
+			errors.Is(err, raft.ErrLeadershipTransferInProgress):
 			return nil, s.notLeader()
 		case errors.Is(err, raft.ErrRaftShutdown):
 			return nil, fmt.Errorf("shard %d: %w: %w", s.id, ErrUnknownOutcome, ErrShutdown)

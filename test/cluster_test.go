@@ -31,25 +31,62 @@ func plainClient(t testing.TB, addr string) *redis.Client {
 }
 
 // writeKeys writes n keys through the given nodes in turn, pipelined, and
-// records the acknowledged ones.
+// records the acknowledged ones. A write whose outcome is unknown (a
+// leadership change while it was in flight, such as a balancing move) is
+// retried, as a client would retry an idempotent SET.
 func writeKeys(t testing.TB, nodes []*proc, prefix string, n int, a *acked) {
 	t.Helper()
 	ctx := context.Background()
 	const batch = 200
 	for start := 0; start < n; start += batch {
 		c := plainClient(t, nodes[(start/batch)%len(nodes)].addr())
-		pipe := c.Pipeline()
-		cmds := make([]*redis.StatusCmd, 0, batch)
+		pending := map[string]string{}
 		for i := start; i < min(start+batch, n); i++ {
-			cmds = append(cmds, pipe.Set(ctx, fmt.Sprintf("%s:%d", prefix, i), fmt.Sprintf("v%d", i), 0))
+			pending[fmt.Sprintf("%s:%d", prefix, i)] = fmt.Sprintf("v%d", i)
 		}
-		if _, err := pipe.Exec(ctx); err != nil {
-			t.Fatalf("write batch at %d: %v", start, err)
-		}
-		for _, cmd := range cmds {
-			a.add(cmd.Args()[1].(string), cmd.Args()[2].(string))
+		for attempt := 0; len(pending) > 0; attempt++ {
+			if attempt == 5 {
+				t.Fatalf("%d writes of the batch at %d still failing after 5 attempts", len(pending), start)
+			}
+			pipe := c.Pipeline()
+			cmds := make([]*redis.StatusCmd, 0, len(pending))
+			for k, v := range pending {
+				cmds = append(cmds, pipe.Set(ctx, k, v, 0))
+			}
+			_, _ = pipe.Exec(ctx)
+			for _, cmd := range cmds {
+				if cmd.Err() != nil {
+					t.Logf("write %v failed, retrying: %v", cmd.Args()[1], cmd.Err())
+					continue
+				}
+				k, v := cmd.Args()[1].(string), cmd.Args()[2].(string)
+				a.add(k, v)
+				delete(pending, k)
+			}
 		}
 	}
+}
+
+// waitBalanced waits until every node leads exactly one shard (the
+// cluster has as many shards as nodes).
+func (c *testCluster) waitBalanced(timeout time.Duration) {
+	c.t.Helper()
+	waitFor(c.t, "one shard leader per node", timeout, func() bool {
+		infos, ok := shardInfos(c.procs[0].addr())
+		if !ok {
+			return false
+		}
+		count := map[string]int{}
+		for _, si := range infos {
+			count[si.leader]++
+		}
+		for _, p := range c.procs {
+			if count[p.id] != 1 {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 // checkAcked reads every acknowledged key through addr.
@@ -124,6 +161,7 @@ func without(procs []*proc, p *proc) []*proc {
 func TestThreeNodeCluster(t *testing.T) {
 	requireTool(t, "redis-cli")
 	c := newCluster(t, 3, 3, "--raft-trailing-logs", "64")
+	c.waitBalanced(60 * time.Second)
 	a := &acked{m: map[string]string{}}
 	writeKeys(t, c.procs, "k", 10000, a)
 	checkAcked(t, c.procs[2].addr(), a)
@@ -143,6 +181,8 @@ func TestThreeNodeCluster(t *testing.T) {
 			c.waitConverged(c.procs, 60*time.Second)
 		}
 		checkAcked(t, c.procs[0].addr(), a)
+		// Each killed node got its shard back once it had caught up.
+		c.waitBalanced(60 * time.Second)
 	})
 
 	t.Run("catch up by snapshot install", func(t *testing.T) {

@@ -38,6 +38,7 @@ type options struct {
 	snapshotThreshold  uint64
 	snapshotInterval   time.Duration
 	trailingLogs       uint64
+	balanceLeaders     bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -57,6 +58,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.leaderLeaseTimeout, "raft-lease-timeout", cluster.DefaultLeaderLeaseTimeout, "Raft leader lease timeout (at most the heartbeat timeout)")
 	fs.Uint64Var(&o.snapshotThreshold, "snapshot-threshold", cluster.DefaultSnapshotThreshold, "log entries between automatic snapshots of a shard")
 	fs.DurationVar(&o.snapshotInterval, "snapshot-interval", cluster.DefaultSnapshotInterval, "how often to check whether a shard needs a snapshot")
+	fs.BoolVar(&o.balanceLeaders, "balance-leaders", true, "move each shard's leadership to its preferred node (round robin by node ID) when the cluster is healthy")
 	fs.Uint64Var(&o.trailingLogs, "raft-trailing-logs", cluster.DefaultTrailingLogs, "log entries kept after a snapshot, so a lagging replica can catch up without a snapshot install")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -133,6 +135,7 @@ func run(args []string) error {
 		SnapshotThreshold:  o.snapshotThreshold,
 		SnapshotInterval:   o.snapshotInterval,
 		TrailingLogs:       o.trailingLogs,
+		NoBalance:          !o.balanceLeaders,
 	}, log)
 	if err != nil {
 		return err

@@ -1,0 +1,100 @@
+package cluster
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// logIndexes are a replica's applied, commit and last log indexes.
+type logIndexes struct{ applied, commit, last uint64 }
+
+// indexesOf asks the node at clusterAddr (or this node) for its indexes of
+// the shard.
+func (n *Node) indexesOf(ctx context.Context, shard int, id, clusterAddr string) (logIndexes, error) {
+	if id == n.meta.NodeID {
+		r := n.shards[shard].raft
+		return logIndexes{r.AppliedIndex(), r.CommitIndex(), r.LastIndex()}, nil
+	}
+	req := binary.BigEndian.AppendUint16([]byte{opIndexes}, uint16(shard))
+	status, body, err := n.rpcTo(clusterAddr).call(ctx, req)
+	if err != nil {
+		return logIndexes{}, err
+	}
+	if status != statusOK || len(body) != 24 {
+		return logIndexes{}, fmt.Errorf("indexes of shard %d from %s: %s", shard, id, body)
+	}
+	return logIndexes{
+		applied: binary.BigEndian.Uint64(body),
+		commit:  binary.BigEndian.Uint64(body[8:]),
+		last:    binary.BigEndian.Uint64(body[16:]),
+	}, nil
+}
+
+// replicasHolding counts the shard's voters other than its leader whose
+// log holds everything the leader had committed when the call began,
+// and so every write acknowledged before it.
+func (n *Node) replicasHolding(ctx context.Context, shard int) (int, error) {
+	s := n.shards[shard]
+	leaderAddr, leaderID := s.raft.LeaderWithID()
+	if leaderID == "" {
+		return 0, s.notLeader()
+	}
+	lead, err := n.indexesOf(ctx, shard, string(leaderID), string(leaderAddr))
+	if err != nil {
+		return 0, err
+	}
+	voters, err := s.Voters()
+	if err != nil {
+		return 0, err
+	}
+	count := 0
+	for _, v := range voters {
+		if v.ID == leaderID || v.Suffrage != raft.Voter {
+			continue
+		}
+		idx, err := n.indexesOf(ctx, shard, string(v.ID), string(v.Address))
+		if err == nil && idx.last >= lead.commit {
+			count++
+		}
+	}
+	return count, nil
+}
+
+// WaitReplicas implements WAIT: it returns the number of replicas (other
+// than the leader) holding every write acknowledged on the given shards
+// before the call — the smallest count over those shards — waiting up to
+// timeout (0: until ctx ends) for at least numreplicas.
+func (n *Node) WaitReplicas(ctx context.Context, shards []int, numreplicas int, timeout time.Duration) (int, error) {
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	for {
+		least := -1
+		for _, shard := range shards {
+			c, err := n.replicasHolding(ctx, shard)
+			if err != nil {
+				c = 0
+			}
+			if least < 0 || c < least {
+				least = c
+			}
+		}
+		if least < 0 {
+			least = len(n.meta.Peers) - 1 // no writes on this connection yet
+		}
+		if least >= numreplicas {
+			return least, nil
+		}
+		select {
+		case <-ctx.Done():
+			return least, nil
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
