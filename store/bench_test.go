@@ -111,3 +111,73 @@ func BenchmarkSnapshot(b *testing.B) {
 		sn.Release()
 	}
 }
+
+// TestGetDoesNotAllocate holds GET of an existing key, the hottest read,
+// to zero allocations.
+func TestGetDoesNotAllocate(t *testing.T) {
+	s := New()
+	mustApply(t, s, 1000, argv("SET", "key", "some value"))
+	args := argv("GET", "key")
+	if allocs := testing.AllocsPerRun(1000, func() { s.Read(1000, args) }); allocs != 0 {
+		t.Fatalf("GET allocates %v times", allocs)
+	}
+}
+
+func BenchmarkAppend(b *testing.B) {
+	benchApply(b, New(), func(k []byte) [][]byte { return [][]byte{[]byte("APPEND"), k, []byte("x")} })
+}
+
+func BenchmarkMGet(b *testing.B) {
+	s := New()
+	keys := benchKeys(1024)
+	for _, k := range keys {
+		mustApply(b, s, 1000, [][]byte{[]byte("SET"), k, []byte("v")})
+	}
+	args := append([][]byte{[]byte("MGET")}, keys[:10]...)
+	b.ReportAllocs()
+	for b.Loop() {
+		s.Read(1000, args)
+	}
+}
+
+func BenchmarkScan(b *testing.B) {
+	s := New()
+	var cmds [][][]byte
+	for _, k := range benchKeys(100000) {
+		cmds = append(cmds, [][]byte{[]byte("SET"), k, []byte("v")})
+	}
+	mustApply(b, s, 1000, cmds...)
+	b.ReportAllocs()
+	cursor := []byte("0")
+	for b.Loop() {
+		r := s.Read(1000, [][]byte{[]byte("SCAN"), cursor, []byte("COUNT"), []byte("100")})
+		cursor = r.Elems[0].Str
+	}
+}
+
+func BenchmarkKeysPattern(b *testing.B) {
+	s := New()
+	var cmds [][][]byte
+	for _, k := range benchKeys(100000) {
+		cmds = append(cmds, [][]byte{[]byte("SET"), k, []byte("v")})
+	}
+	mustApply(b, s, 1000, cmds...)
+	b.ReportAllocs()
+	for b.Loop() {
+		s.Read(1000, [][]byte{[]byte("KEYS"), []byte("key:1?9*")})
+	}
+}
+
+// BenchmarkTxGuard measures a WATCH transaction of one key and two
+// commands.
+func BenchmarkTxGuard(b *testing.B) {
+	s := New()
+	mustApply(b, s, 1000, [][]byte{[]byte("SET"), []byte("k"), []byte("v")})
+	b.ReportAllocs()
+	replies := make([]resp.Reply, 0, 3)
+	for b.Loop() {
+		r := s.Read(1000, [][]byte{[]byte(CmdVersion), []byte("k")})
+		v, _ := ParseVersions([][]byte{[]byte("k")}, r)
+		replies = s.Apply(1000, [][][]byte{TxArgs(2, v), {[]byte("INCR"), []byte("n")}, {[]byte("GET"), []byte("k")}}, replies[:0])
+	}
+}

@@ -7,6 +7,11 @@
 // must act at, so every replica that applies the same log reaches the same
 // state. Reads take the same time argument from the caller's clock.
 //
+// Besides Redis's commands it executes raftcache's internal ones, which
+// only the layers above send: CmdDropExpired (the leader's expiry),
+// CmdScan (one shard's part of SCAN), and CmdVersion and CmdTx (WATCH and
+// the guarded transaction of EXEC).
+//
 // See DESIGN.md beside this file for the data layout, the copy-on-write
 // snapshot scheme and the rules about who may touch which bytes.
 package store

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
+	"strings"
 	"testing"
 )
 
@@ -21,6 +22,8 @@ func FuzzRestore(f *testing.F) {
 		argv("SET", "b", ""),
 		argv("HSET", "h", "f", "v", "g", "w"),
 		argv("SET", "{h}x", "same slot as h"),
+		argv("SET", "n", "42"), argv("APPEND", "r", "raw"), argv("DEL", "gone"), argv("SET", "gone", "x"),
+		argv("DEL", "gone"), argv("HSET", "big", "f", strings.Repeat("x", 70)),
 	)
 	f.Add(snapshotBytes(f, small))
 	f.Add(snapshotBytes(f, New()))
@@ -28,6 +31,7 @@ func FuzzRestore(f *testing.F) {
 	f.Add([]byte("not a snapshot at all"))
 	f.Add(sealed(rec(header(), slotOf("h"), hashEntry("h", 0, "f", "1", "f", "2"))))
 	f.Add(sealed(rec(header(), slotOf("a"), strEntry("a", 0, "1"), strEntry("a", 0, "1"))))
+	f.Add(sealed(rec(headerWith(100, 5, 7, 9, 100), slotOf("n"), strEntryMeta("n", 0, "42", meta{3, 999, encIntShared}))))
 
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, b := range [][]byte{data, reseal(data)} {

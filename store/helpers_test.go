@@ -49,8 +49,26 @@ var (
 	null = resp.Null
 )
 
-func n(v int64) resp.Reply     { return resp.Int(v) }
-func bulk(s string) resp.Reply { return resp.BulkString(s) }
+func n(v int64) resp.Reply       { return resp.Int(v) }
+func bulk(s string) resp.Reply   { return resp.BulkString(s) }
+func simple(s string) resp.Reply { return resp.Simple(s) }
+func arr(e ...resp.Reply) resp.Reply {
+	return resp.Array(e...)
+}
+
+// bulks is an array of bulk strings.
+func bulks(ss ...string) resp.Reply {
+	elems := make([]resp.Reply, len(ss))
+	for i, s := range ss {
+		elems[i] = resp.BulkString(s)
+	}
+	return resp.Array(elems...)
+}
+
+// scanR is a SCAN or HSCAN reply: the cursor and the elements.
+func scanR(cursor string, elems ...string) resp.Reply {
+	return arr(bulk(cursor), bulks(elems...))
+}
 func rerr(s string) resp.Reply { return resp.NewError(s).Reply() }
 func hmap(kv ...string) resp.Reply {
 	elems := make([]resp.Reply, len(kv))
@@ -83,13 +101,50 @@ func runScenarios(t *testing.T, cases []scenario) {
 			s := New()
 			for i, st := range tc.steps {
 				got := do(s, st.now, st.args())
-				if !replyEqual(got, st.want) {
+				if !replyEqual(normalize(st.args(), got), normalize(st.args(), st.want)) {
 					t.Fatalf("step %d: at %d %q: got %s, want %s", i, st.now, st.args(), fmtReply(got), fmtReply(st.want))
 				}
 				checkCounts(t, s)
 			}
 		})
 	}
+}
+
+// normalize puts the elements of a reply that Redis gives in no defined
+// order (KEYS, HKEYS, HVALS, the keys of a SCAN page, the pairs of an
+// HSCAN page) in sorted order, so that tables can state them in any
+// order.
+func normalize(args [][]byte, r resp.Reply) resp.Reply {
+	name := strings.ToLower(string(args[0]))
+	switch {
+	case r.Kind != resp.KindArray:
+		return r
+	case name == "keys" || name == "hkeys" || name == "hvals":
+		return resp.Array(sortedElems(r.Elems, 1)...)
+	case (name == "scan" || name == CmdScan || name == "hscan") && len(r.Elems) == 2:
+		step := 1
+		if name == "hscan" {
+			step = 2
+		}
+		return arr(r.Elems[0], resp.Array(sortedElems(r.Elems[1].Elems, step)...))
+	}
+	return r
+}
+
+// sortedElems sorts groups of step elements by their rendering.
+func sortedElems(elems []resp.Reply, step int) []resp.Reply {
+	var groups [][]resp.Reply
+	for i := 0; i+step <= len(elems); i += step {
+		groups = append(groups, elems[i:i+step])
+	}
+	slices.SortFunc(groups, func(a, b []resp.Reply) int {
+		return strings.Compare(fmtReply(resp.Array(a...)), fmtReply(resp.Array(b...)))
+	})
+	out := make([]resp.Reply, 0, len(elems))
+	for _, g := range groups {
+		out = append(out, g...)
+	}
+	return out
 }
 
 // replyEqual compares replies by kind and content; the pairs of a map
@@ -178,25 +233,36 @@ func checkCounts(t testing.TB, s *Store) {
 
 // value is one key's full state, comparable with ==-like tools.
 type value struct {
-	Str      string
-	Hash     map[string]string // nil for a string
-	ExpireAt int64
+	Str       string
+	Hash      map[string]string // nil for a string
+	ExpireAt  int64
+	Version   uint64
+	LastWrite int64
+	Enc       encoding
 }
 
-// state is a store's whole content, expired keys included.
+// state is a store's whole content, expired keys included, with the
+// replicated bookkeeping that WATCH and OBJECT read.
 type state struct {
-	LastNow int64
-	Keys    map[string]value
+	LastNow   int64
+	Seq       uint64
+	DeleteSeq map[int]uint64 // non-zero entries only
+	Keys      map[string]value
 }
 
 // dump returns s's full state through unexported access.
 func dump(s *Store) state {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	st := state{LastNow: s.lastNow, Keys: map[string]value{}}
+	st := state{LastNow: s.lastNow, Seq: s.seq, DeleteSeq: map[int]uint64{}, Keys: map[string]value{}}
+	for slot, d := range s.deleteSeq {
+		if d != 0 {
+			st.DeleteSeq[slot] = d
+		}
+	}
 	for slot := range s.slots {
 		for k, e := range s.slots[slot].m {
-			v := value{ExpireAt: e.expireAt}
+			v := value{ExpireAt: e.expireAt, Version: e.version, LastWrite: e.lastWrite, Enc: e.enc}
 			if e.hash != nil {
 				v.Hash = map[string]string{}
 				for f, b := range e.hash {
@@ -212,12 +278,13 @@ func dump(s *Store) state {
 }
 
 func (a state) equal(b state) bool {
-	if a.LastNow != b.LastNow || len(a.Keys) != len(b.Keys) {
+	if a.LastNow != b.LastNow || a.Seq != b.Seq || !maps.Equal(a.DeleteSeq, b.DeleteSeq) || len(a.Keys) != len(b.Keys) {
 		return false
 	}
 	for k, va := range a.Keys {
 		vb, ok := b.Keys[k]
-		if !ok || va.Str != vb.Str || va.ExpireAt != vb.ExpireAt || (va.Hash == nil) != (vb.Hash == nil) || !maps.Equal(va.Hash, vb.Hash) {
+		if !ok || va.Str != vb.Str || va.ExpireAt != vb.ExpireAt || (va.Hash == nil) != (vb.Hash == nil) ||
+			!maps.Equal(va.Hash, vb.Hash) || va.Version != vb.Version || va.LastWrite != vb.LastWrite || va.Enc != vb.Enc {
 			return false
 		}
 	}
@@ -229,6 +296,12 @@ func (a state) diff(b state) string {
 	var out []string
 	if a.LastNow != b.LastNow {
 		out = append(out, fmt.Sprintf("lastNow %d != %d", a.LastNow, b.LastNow))
+	}
+	if a.Seq != b.Seq {
+		out = append(out, fmt.Sprintf("seq %d != %d", a.Seq, b.Seq))
+	}
+	if !maps.Equal(a.DeleteSeq, b.DeleteSeq) {
+		out = append(out, fmt.Sprintf("deleteSeq %v != %v", a.DeleteSeq, b.DeleteSeq))
 	}
 	for k, va := range a.Keys {
 		vb, ok := b.Keys[k]

@@ -1,7 +1,9 @@
 package store
 
 import (
+	"maps"
 	"math"
+	"math/rand/v2"
 
 	"github.com/raftcache/raftcache/resp"
 )
@@ -10,16 +12,16 @@ func init() {
 	register("del", true, cmdDel)
 	register("unlink", true, cmdDel)
 	register("exists", false, cmdExists)
-	register("expire", true, func(x exec, a [][]byte) resp.Reply { return x.expire(a, 0, 1000) })
-	register("pexpire", true, func(x exec, a [][]byte) resp.Reply { return x.expire(a, 0, 1) })
-	register("expireat", true, func(x exec, a [][]byte) resp.Reply { return x.expire(a, -1, 1000) })
-	register("pexpireat", true, func(x exec, a [][]byte) resp.Reply { return x.expire(a, -1, 1) })
-	register("ttl", false, func(x exec, a [][]byte) resp.Reply { return x.ttl(a[1], 1000) })
-	register("pttl", false, func(x exec, a [][]byte) resp.Reply { return x.ttl(a[1], 1) })
-	register("persist", true, cmdPersist)
+	register("touch", false, cmdExists)
+	register("type", false, cmdType)
 	register("dbsize", false, func(x exec, a [][]byte) resp.Reply { return resp.Int(int64(x.s.keys)) })
 	register("flushall", true, cmdFlush)
 	register("flushdb", true, cmdFlush)
+	register("rename", true, func(x exec, a [][]byte) resp.Reply { return x.rename(a, false) })
+	register("renamenx", true, func(x exec, a [][]byte) resp.Reply { return x.rename(a, true) })
+	register("copy", true, cmdCopy)
+	register("randomkey", false, cmdRandomKey)
+	register("keys", false, cmdKeys)
 	register(CmdDropExpired, true, cmdDropExpired)
 }
 
@@ -29,6 +31,10 @@ func init() {
 // time and leaves the others, so every replica removes the same keys.
 // The server never accepts it from a client: it is not in the command table.
 const CmdDropExpired = "raftcache.dropexpired"
+
+// numDBs is Redis's default number of databases, which bounds COPY's DB
+// argument before cluster mode refuses any but 0.
+const numDBs = 16
 
 func cmdDel(x exec, a [][]byte) resp.Reply {
 	var n int64
@@ -41,6 +47,9 @@ func cmdDel(x exec, a [][]byte) resp.Reply {
 	return resp.Int(n)
 }
 
+// cmdExists serves EXISTS and TOUCH, which count the keys that exist, a
+// repeated key as often as it is named. TOUCH is a read here: the last
+// access time of a key is not replicated state (see OBJECT IDLETIME).
 func cmdExists(x exec, a [][]byte) resp.Reply {
 	var n int64
 	for _, key := range a[1:] {
@@ -51,95 +60,20 @@ func cmdExists(x exec, a [][]byte) resp.Reply {
 	return resp.Int(n)
 }
 
-// expire implements EXPIRE, PEXPIRE, EXPIREAT and PEXPIREAT. base is 0 for
-// the relative forms (the command's time is added) and -1 for the absolute
-// ones; unit is 1000 for seconds and 1 for milliseconds.
-func (x *exec) expire(a [][]byte, base int64, unit int64) resp.Reply {
-	name := string(a[0])
-	var nx, xx, gt, lt bool
-	for _, opt := range a[3:] {
-		switch {
-		case resp.EqualFold(opt, "nx"):
-			nx = true
-		case resp.EqualFold(opt, "xx"):
-			xx = true
-		case resp.EqualFold(opt, "gt"):
-			gt = true
-		case resp.EqualFold(opt, "lt"):
-			lt = true
-		default:
-			return resp.ErrUnsupportedOption(opt).Reply()
-		}
+// typeName is the name TYPE gives the value of e.
+func typeName(e *entry) string {
+	if e.isHash() {
+		return "hash"
 	}
-	if nx && (xx || gt || lt) {
-		return resp.ErrExpireNXCombined.Reply()
-	}
-	if gt && lt {
-		return resp.ErrExpireGTLT.Reply()
-	}
-	when, ok := resp.ParseInt(a[2])
-	if !ok {
-		return resp.ErrNotInteger.Reply()
-	}
-	if unit == 1000 {
-		if when > math.MaxInt64/1000 || when < math.MinInt64/1000 {
-			return resp.ErrInvalidExpireTime(name).Reply()
-		}
-		when *= 1000
-	}
-	if base == 0 {
-		if when > math.MaxInt64-x.now {
-			return resp.ErrInvalidExpireTime(name).Reply()
-		}
-		when += x.now
-	}
-	e := x.lookupWrite(a[1])
-	if e == nil {
-		return resp.Zero
-	}
-	cur := e.expireAt
-	switch {
-	case nx && cur != 0,
-		xx && cur == 0,
-		gt && (cur == 0 || when <= cur),
-		lt && cur != 0 && when >= cur:
-		return resp.Zero
-	}
-	if when <= x.now {
-		x.s.remove(SlotOf(a[1]), a[1])
-		return resp.One
-	}
-	x.s.setExpire(e, when)
-	return resp.One
+	return "string"
 }
 
-// ttl implements TTL (unit 1000) and PTTL (unit 1): -2 for a missing key,
-// -1 for a key without expiry, else the time left, rounded as Redis does.
-func (x *exec) ttl(key []byte, unit int64) resp.Reply {
-	e := x.lookup(key)
+func cmdType(x exec, a [][]byte) resp.Reply {
+	e := x.lookup(a[1])
 	if e == nil {
-		return resp.Int(-2)
+		return resp.Simple("none")
 	}
-	if e.expireAt == 0 {
-		return resp.Int(-1)
-	}
-	left := e.expireAt - x.now
-	if left < 0 {
-		left = 0
-	}
-	if unit == 1000 {
-		return resp.Int((left + 500) / 1000)
-	}
-	return resp.Int(left)
-}
-
-func cmdPersist(x exec, a [][]byte) resp.Reply {
-	e := x.lookupWrite(a[1])
-	if e == nil || e.expireAt == 0 {
-		return resp.Zero
-	}
-	x.s.setExpire(e, 0)
-	return resp.One
+	return resp.Simple(typeName(e))
 }
 
 func cmdFlush(x exec, a [][]byte) resp.Reply {
@@ -148,6 +82,118 @@ func cmdFlush(x exec, a [][]byte) resp.Reply {
 	}
 	x.s.flushLocked()
 	return resp.OK
+}
+
+// rename serves RENAME and RENAMENX (nx). The entry moves with its value,
+// TTL and encoding; the destination, overwritten whatever its type, is
+// stamped as changed and the source's slot records a removal.
+func (x *exec) rename(a [][]byte, nx bool) resp.Reply {
+	src, dst := a[1], a[2]
+	e := x.lookupWrite(src)
+	if e == nil {
+		return resp.ErrNoSuchKey.Reply()
+	}
+	if string(src) == string(dst) {
+		if nx {
+			return resp.Zero
+		}
+		return resp.OK
+	}
+	if x.lookupWrite(dst) != nil && nx {
+		return resp.Zero
+	}
+	x.s.remove(SlotOf(src), src)
+	x.insert(dst, e)
+	if nx {
+		return resp.One
+	}
+	return resp.OK
+}
+
+// cmdCopy follows Redis 7's copyCommand in cluster mode: options first
+// (DB must be an index below 16, and then only 0 is allowed), then the
+// same-key check, whether or not the key exists.
+func cmdCopy(x exec, a [][]byte) resp.Reply {
+	replace := false
+	var db int64
+	for j := 3; j < len(a); j++ {
+		switch {
+		case resp.EqualFold(a[j], "replace"):
+			replace = true
+		case resp.EqualFold(a[j], "db") && j+1 < len(a):
+			n, ok := resp.ParseInt(a[j+1])
+			if !ok {
+				return resp.ErrNotInteger.Reply()
+			}
+			if n < math.MinInt32 || n > math.MaxInt32 {
+				return resp.ErrValueBetween(math.MinInt32, math.MaxInt32).Reply()
+			}
+			if n < 0 || n >= numDBs {
+				return resp.ErrDBIndex.Reply()
+			}
+			db = n
+			j++
+		default:
+			return resp.ErrSyntax.Reply()
+		}
+	}
+	if db != 0 {
+		return resp.ErrCopyCrossDB.Reply()
+	}
+	src, dst := a[1], a[2]
+	if string(src) == string(dst) {
+		return resp.ErrSameObject.Reply()
+	}
+	e := x.lookup(src)
+	if e == nil {
+		return resp.Zero
+	}
+	if x.lookupWrite(dst) != nil && !replace {
+		return resp.Zero
+	}
+	c := &entry{str: capped(e.str), expireAt: e.expireAt, enc: e.enc}
+	if e.hash != nil {
+		c.hash = maps.Clone(e.hash)
+	}
+	if c.enc == encIntShared {
+		c.enc = encInt // Redis copies a shared integer into an object of its own
+	}
+	x.insert(dst, c)
+	return resp.One
+}
+
+// cmdRandomKey is a read, so its randomness never reaches the log. It
+// starts at a random slot and takes the first live key there (a map's
+// iteration starts at a random entry), moving on past empty slots and
+// expired keys.
+func cmdRandomKey(x exec, _ [][]byte) resp.Reply {
+	if x.s.keys == 0 {
+		return resp.Null
+	}
+	start := rand.IntN(NumSlots)
+	for i := range NumSlots {
+		for k, e := range x.s.slots[(start+i)%NumSlots].m {
+			if !e.expired(x.now) {
+				return resp.BulkString(k)
+			}
+		}
+	}
+	return resp.Null
+}
+
+// cmdKeys lists this store's live keys that match the pattern; the server
+// merges the shards' lists.
+func cmdKeys(x exec, a [][]byte) resp.Reply {
+	g := compileGlob(a[1])
+	elems := []resp.Reply{}
+	for slot := range x.s.slots {
+		for k, e := range x.s.slots[slot].m {
+			if !e.expired(x.now) && g.match(k) {
+				elems = append(elems, resp.BulkString(k))
+			}
+		}
+	}
+	return resp.Reply{Kind: resp.KindArray, Elems: elems}
 }
 
 func cmdDropExpired(x exec, a [][]byte) resp.Reply {

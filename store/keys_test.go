@@ -616,6 +616,17 @@ func TestSupports(t *testing.T) {
 		{"hset", true, true}, {"hmset", true, true}, {"hget", true, false}, {"hdel", true, true},
 		{"hgetall", true, false}, {"dbsize", true, false}, {"flushall", true, true}, {"flushdb", true, true},
 		{CmdDropExpired, true, true},
+		{"setnx", true, true}, {"setex", true, true}, {"psetex", true, true}, {"getset", true, true},
+		{"getdel", true, true}, {"getex", true, true}, {"mget", true, false}, {"mset", true, true},
+		{"msetnx", true, true}, {"append", true, true}, {"strlen", true, false}, {"getrange", true, false},
+		{"substr", true, false}, {"setrange", true, true}, {"incrbyfloat", true, true}, {"lcs", true, false},
+		{"hsetnx", true, true}, {"hmget", true, false}, {"hexists", true, false}, {"hlen", true, false},
+		{"hkeys", true, false}, {"hvals", true, false}, {"hstrlen", true, false}, {"hincrby", true, true},
+		{"hincrbyfloat", true, true}, {"hrandfield", true, false}, {"hscan", true, false},
+		{"expiretime", true, false}, {"pexpiretime", true, false}, {"type", true, false}, {"touch", true, false},
+		{"keys", true, false}, {"scan", true, false}, {"randomkey", true, false}, {"rename", true, true},
+		{"renamenx", true, true}, {"copy", true, true}, {"object", true, false},
+		{CmdScan, true, false}, {CmdVersion, true, false}, {CmdTx, true, true},
 		{"ping", false, false}, {"", false, false}, {strings.Repeat("x", 40), false, false},
 	} {
 		supported, write := Supports([]byte(c.name))

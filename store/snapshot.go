@@ -10,19 +10,25 @@ import (
 	"io"
 )
 
-// Snapshot format, version 1:
+// Snapshot format, version 2:
 //
-//	"RCSN" version(1) lastNow(8, big endian)
+//	"RCSN" version(1) lastNow(8, big endian) seq(8, big endian)
+//	count(uvarint) then count removals: slot(2) deleteSeq(uvarint),
+//	  for the slots whose deleteSeq is not 0, in ascending order
 //	per non-empty slot: 'S' slot(2) count(uvarint) then count entries:
-//	  key(len-prefixed) expireAt(varint) type(1: 's' or 'h')
-//	  's': value(len-prefixed)   'h': nfields(uvarint) then field, value
+//	  key(len-prefixed) expireAt(varint) version(uvarint) lastWrite(varint)
+//	  encoding(1) then, for a string encoding: value(len-prefixed),
+//	  for a hash encoding: nfields(uvarint) then field, value
 //	'E' crc32-castagnoli of everything before it (4, big endian)
 //
 // Lengths are uvarints. The checksum lets Restore refuse a damaged file
-// before it replaces anything.
+// before it replaces anything. Version 2 added seq, the removals and each
+// entry's version, lastWrite and encoding: WATCH decides on them, so a
+// replica that restored without them would decide differently from the
+// others. Version 1 snapshots are refused for that reason.
 const (
 	snapMagic   = "RCSN"
-	snapVersion = 1
+	snapVersion = 2
 	// maxSnapLen bounds any one length read from a snapshot, so that a
 	// damaged file cannot make Restore allocate without limit.
 	maxSnapLen = 512 << 20
@@ -43,10 +49,12 @@ var ErrCorruptSnapshot = errors.New("corrupt snapshot")
 // Call Release when done with it; until then it costs the store those
 // copies.
 type Snapshot struct {
-	s       *Store
-	slots   []frozenSlot
-	lastNow int64
-	done    bool
+	s         *Store
+	slots     []frozenSlot
+	lastNow   int64
+	seq       uint64
+	deleteSeq [NumSlots]uint64
+	done      bool
 }
 
 type frozenSlot struct {
@@ -62,7 +70,7 @@ func (s *Store) Snapshot() *Snapshot {
 	defer s.mu.Unlock()
 	s.snapGen++
 	s.liveSnaps++
-	sn := &Snapshot{s: s, lastNow: s.lastNow}
+	sn := &Snapshot{s: s, lastNow: s.lastNow, seq: s.seq, deleteSeq: s.deleteSeq}
 	for i := range s.slots {
 		if len(s.slots[i].m) > 0 {
 			sn.slots = append(sn.slots, frozenSlot{slot: i, m: s.slots[i].m})
@@ -90,6 +98,20 @@ func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
 	enc.raw([]byte(snapMagic))
 	enc.byte(snapVersion)
 	enc.u64(uint64(sn.lastNow))
+	enc.u64(sn.seq)
+	removals := 0
+	for _, d := range sn.deleteSeq {
+		if d != 0 {
+			removals++
+		}
+	}
+	enc.uvarint(uint64(removals))
+	for slot, d := range sn.deleteSeq {
+		if d != 0 {
+			enc.u16(uint16(slot))
+			enc.uvarint(d)
+		}
+	}
 	for _, fs := range sn.slots {
 		enc.byte('S')
 		enc.u16(uint16(fs.slot))
@@ -97,15 +119,16 @@ func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
 		for k, e := range fs.m {
 			enc.str(k)
 			enc.varint(e.expireAt)
+			enc.uvarint(e.version)
+			enc.varint(e.lastWrite)
+			enc.byte(byte(e.enc))
 			if e.hash != nil {
-				enc.byte('h')
 				enc.uvarint(uint64(len(e.hash)))
 				for f, v := range e.hash {
 					enc.str(f)
 					enc.bytes(v)
 				}
 			} else {
-				enc.byte('s')
 				enc.bytes(e.str)
 			}
 		}
@@ -143,6 +166,23 @@ func (s *Store) Restore(r io.Reader) error {
 		return fmt.Errorf("%w: unknown version %d", ErrCorruptSnapshot, v)
 	}
 	lastNow := int64(d.u64())
+	seq := d.u64()
+	var deleteSeq [NumSlots]uint64
+	removals := d.uvarint()
+	prev := -1
+	for i := uint64(0); i < removals && d.err == nil; i++ {
+		slot := int(d.u16())
+		ds := d.uvarint()
+		switch {
+		case d.err != nil:
+		case slot >= NumSlots || slot <= prev:
+			d.corrupt("bad or unordered removal slot")
+		case ds == 0 || ds > seq:
+			d.corrupt("removal sequence number out of range")
+		}
+		deleteSeq[min(slot, NumSlots-1)] = ds
+		prev = slot
+	}
 	for d.err == nil {
 		tag := d.byte()
 		if tag == 'E' || d.err != nil {
@@ -162,11 +202,12 @@ func (s *Store) Restore(r io.Reader) error {
 		m := make(map[string]*entry, min(n, maxPrealloc))
 		for i := uint64(0); i < n && d.err == nil; i++ {
 			key := string(d.bytes())
-			e := &entry{expireAt: d.varint()}
-			switch d.byte() {
-			case 's':
-				e.str = d.bytes()
-			case 'h':
+			e := &entry{expireAt: d.varint(), version: d.uvarint(), lastWrite: d.varint(), enc: encoding(d.byte())}
+			switch {
+			case d.err != nil:
+			case e.enc >= numEncodings:
+				d.corrupt("bad encoding")
+			case e.enc.isHash():
 				nf := d.uvarint()
 				if nf == 0 {
 					d.corrupt("empty hash")
@@ -181,17 +222,24 @@ func (s *Store) Restore(r io.Reader) error {
 					e.hash[f] = v
 				}
 			default:
-				d.corrupt("bad value type")
+				e.str = d.bytes()
 			}
 			// What WriteTo cannot produce is refused, so that the
 			// counters and the invariants of the live store hold.
 			switch {
+			case d.err != nil:
 			case e.expireAt < 0:
 				d.corrupt("negative expiry time")
 			case SlotOf([]byte(key)) != slot:
 				d.corrupt("key in the wrong slot")
 			case m[key] != nil:
 				d.corrupt("repeated key")
+			case e.version == 0 || e.version > seq:
+				d.corrupt("key version out of range")
+			case e.lastWrite > lastNow:
+				d.corrupt("last write after the snapshot's time")
+			case !validEncoding(e):
+				d.corrupt("encoding does not fit the value")
 			}
 			if d.err != nil {
 				break
@@ -234,6 +282,7 @@ func (s *Store) Restore(r io.Reader) error {
 	}
 	s.slots = slots
 	s.keys, s.expires, s.lastNow = keys, expires, lastNow
+	s.seq, s.deleteSeq = seq, deleteSeq
 	return nil
 }
 

@@ -13,14 +13,23 @@ import (
 // no expiry. gen is the snapshot generation the entry belongs to (see
 // Store.ownEntry).
 //
+// version is the store sequence number (Store.seq) of the last command
+// that changed the key, which WATCH compares; lastWrite is that command's
+// time, which OBJECT IDLETIME reports; enc is the encoding OBJECT ENCODING
+// reports. All three are replicated state: every replica computes them
+// from the log alone, and snapshots carry them.
+//
 // Bytes once published in str or in a hash field are never overwritten:
 // writers replace slices, and APPEND only writes past the length of every
 // slice handed out before. Replies can therefore alias them.
 type entry struct {
-	str      []byte
-	hash     map[string][]byte
-	expireAt int64
-	gen      uint64
+	str       []byte
+	hash      map[string][]byte
+	expireAt  int64
+	lastWrite int64
+	version   uint64
+	gen       uint64
+	enc       encoding
 }
 
 func (e *entry) isHash() bool { return e.hash != nil }
@@ -47,6 +56,19 @@ type Store struct {
 	keys    int // keys present, expired or not
 	expires int // keys with a TTL
 	lastNow int64
+
+	// seq counts the applied write commands that changed something; each
+	// changed key records it as its version, and each slot records in
+	// deleteSeq the seq of its last removal. WATCH compares them (see
+	// tx.go). Both are replicated state and are snapshotted.
+	seq       uint64
+	deleteSeq [NumSlots]uint64
+	// stamped is set once the running command has taken its seq number,
+	// so that a command changing many keys takes one number.
+	stamped bool
+	// skip is set by a failing CmdTx guard: the number of commands that
+	// follow it in the batch and must not run.
+	skip int
 
 	// snapGen counts snapshots taken; liveSnaps is how many are still being
 	// written out. Together they decide whether a map or an entry is shared
@@ -105,6 +127,9 @@ func Supports(name []byte) (supported, write bool) {
 // time now (Unix milliseconds, raised to the latest time already applied),
 // appending one reply per command to replies. Arity must already have been
 // checked against the command table. Apply copies every argument it keeps.
+//
+// A CmdTx guard in the batch governs the commands that follow it: when it
+// fails they do not run and each gets a resp.Null reply (see tx.go).
 func (s *Store) Apply(now int64, cmds [][][]byte, replies []resp.Reply) []resp.Reply {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -113,8 +138,17 @@ func (s *Store) Apply(now int64, cmds [][][]byte, replies []resp.Reply) []resp.R
 	}
 	s.lastNow = now
 	x := exec{s: s, now: now}
-	for _, args := range cmds {
-		replies = append(replies, x.run(args))
+	for i := 0; i < len(cmds); i++ {
+		s.stamped = false
+		replies = append(replies, x.run(cmds[i]))
+		if s.skip > 0 {
+			n := min(s.skip, len(cmds)-1-i)
+			s.skip = 0
+			for range n {
+				replies = append(replies, resp.Null)
+			}
+			i += n
+		}
 	}
 	return replies
 }
@@ -207,7 +241,9 @@ func (s *Store) ownSlot(slot int) *keyspace {
 }
 
 // ownEntry makes e writable, copying it (and its hash) if a live snapshot
-// may still read it, and returns the entry to change.
+// may still read it, and returns the entry to change. The copy's string
+// has no spare capacity, so that an APPEND to it reallocates instead of
+// writing into the array the snapshot's entry shares.
 func (s *Store) ownEntry(slot int, key []byte, e *entry) *entry {
 	if e.gen == s.snapGen {
 		return e
@@ -217,19 +253,24 @@ func (s *Store) ownEntry(slot int, key []byte, e *entry) *entry {
 		e.gen = s.snapGen
 		return e
 	}
-	c := &entry{str: e.str, expireAt: e.expireAt, gen: s.snapGen}
+	c := *e
+	c.gen = s.snapGen
+	c.str = capped(e.str)
 	if e.hash != nil {
 		c.hash = maps.Clone(e.hash)
 	}
-	ks.m[string(key)] = c
-	return c
+	ks.m[string(key)] = &c
+	return &c
 }
 
-// insert stores a new entry for key, replacing any previous one.
-func (s *Store) insert(key []byte, e *entry) {
+// insert stores a new entry for key, replacing any previous one, and
+// stamps it as changed by the running command.
+func (x *exec) insert(key []byte, e *entry) {
+	s := x.s
 	slot := SlotOf(key)
 	ks := s.ownSlot(slot)
 	e.gen = s.snapGen
+	x.changed(e)
 	if old, ok := ks.m[string(key)]; ok {
 		if old.expireAt != 0 {
 			s.expires--
@@ -243,7 +284,8 @@ func (s *Store) insert(key []byte, e *entry) {
 	ks.m[string(key)] = e
 }
 
-// remove deletes key from slot and reports whether it was present.
+// remove deletes key from slot and reports whether it was present. A
+// removal is a change: it stamps the slot's deleteSeq.
 func (s *Store) remove(slot int, key []byte) bool {
 	e, ok := s.slots[slot].m[string(key)]
 	if !ok {
@@ -255,7 +297,24 @@ func (s *Store) remove(slot int, key []byte) bool {
 	if e.expireAt != 0 {
 		s.expires--
 	}
+	s.deleteSeq[slot] = s.stamp()
 	return true
+}
+
+// stamp returns the seq number of the running write command, taking a new
+// one the first time the command changes something.
+func (s *Store) stamp() uint64 {
+	if !s.stamped {
+		s.seq++
+		s.stamped = true
+	}
+	return s.seq
+}
+
+// changed records that the running command changed the owned entry e.
+func (x *exec) changed(e *entry) {
+	e.version = x.s.stamp()
+	e.lastWrite = x.now
 }
 
 // setExpire changes the TTL of an owned entry, keeping the counts right.
@@ -268,15 +327,22 @@ func (s *Store) setExpire(e *entry, at int64) {
 	e.expireAt = at
 }
 
-// Flush removes every key.
+// Flush removes every key, as FLUSHALL does.
 func (s *Store) Flush() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.stamped = false
 	s.flushLocked()
 }
 
+// flushLocked removes every key. Each slot that held a key records the
+// removal in deleteSeq, so that WATCH sees it; an empty slot changes
+// nothing, as Redis's FLUSHALL touches only the watched keys that existed.
 func (s *Store) flushLocked() {
 	for i := range s.slots {
+		if len(s.slots[i].m) > 0 {
+			s.deleteSeq[i] = s.stamp()
+		}
 		s.slots[i] = keyspace{gen: s.snapGen}
 	}
 	s.keys = 0
@@ -288,3 +354,7 @@ func (s *Store) flushLocked() {
 func clone(b []byte) []byte {
 	return append(make([]byte, 0, len(b)), b...)
 }
+
+// capped returns b without its spare capacity, for a second owner of the
+// same bytes: an append through either then reallocates.
+func capped(b []byte) []byte { return b[:len(b):len(b)] }

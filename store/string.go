@@ -2,7 +2,6 @@ package store
 
 import (
 	"math"
-	"strconv"
 
 	"github.com/raftcache/raftcache/resp"
 )
@@ -10,10 +9,41 @@ import (
 func init() {
 	register("get", false, cmdGet)
 	register("set", true, cmdSet)
-	register("incr", true, func(x exec, a [][]byte) resp.Reply { return x.incrBy(a[1], 1) })
-	register("decr", true, func(x exec, a [][]byte) resp.Reply { return x.incrBy(a[1], -1) })
-	register("incrby", true, cmdIncrBy)
-	register("decrby", true, cmdDecrBy)
+	register("setnx", true, cmdSetNX)
+	register("setex", true, func(x exec, a [][]byte) resp.Reply { return x.setEx(a, "setex", unitEX) })
+	register("psetex", true, func(x exec, a [][]byte) resp.Reply { return x.setEx(a, "psetex", unitPX) })
+	register("getset", true, cmdGetSet)
+	register("getdel", true, cmdGetDel)
+	register("getex", true, cmdGetEx)
+	register("mget", false, cmdMGet)
+	register("mset", true, cmdMSet)
+	register("msetnx", true, cmdMSetNX)
+	register("append", true, cmdAppend)
+	register("strlen", false, cmdStrlen)
+	register("getrange", false, cmdGetRange)
+	register("substr", false, cmdGetRange)
+	register("setrange", true, cmdSetRange)
+}
+
+// maxBulkLen is Redis's default proto-max-bulk-len, the largest string
+// APPEND and SETRANGE may build.
+const maxBulkLen = 512 << 20
+
+// stringRead returns the string at key for reading: nil and no error when
+// the key is missing, WRONGTYPE when it holds a hash.
+func (x *exec) stringRead(key []byte) (*entry, *resp.Error) {
+	e := x.lookup(key)
+	if e != nil && e.isHash() {
+		return nil, resp.ErrWrongType
+	}
+	return e, nil
+}
+
+// strReply is a bulk reply aliasing a stored string. It has no spare
+// capacity, so that nothing appended to the reply can reach the bytes a
+// later APPEND writes.
+func strReply(b []byte) resp.Reply {
+	return resp.Reply{Kind: resp.KindBulk, Str: b[:len(b):len(b)]}
 }
 
 func cmdGet(x exec, a [][]byte) resp.Reply {
@@ -24,7 +54,7 @@ func cmdGet(x exec, a [][]byte) resp.Reply {
 	if e.isHash() {
 		return resp.ErrWrongType.Reply()
 	}
-	return resp.Reply{Kind: resp.KindBulk, Str: e.str}
+	return strReply(e.str)
 }
 
 // setFlags are the options of SET (and of GETEX, which shares its
@@ -44,14 +74,26 @@ const (
 )
 
 // parseSet reads SET's options (getex false) or GETEX's (getex true) from
-// args, which follow the key (and the value for SET). It follows Redis's
-// parseExtendedStringArgumentsOrReply: the same expiry unit may repeat (the
-// last wins), different units, KEEPTTL and PERSIST exclude each other, and
-// the expiry value is checked only once the whole grammar has parsed.
+// args, which follow the key (and the value for SET), and checks the
+// expiry value: see parseSetGrammar and expireArg.
 func (x *exec) parseSet(cmd string, args [][]byte, getex bool) (setFlags, *resp.Error) {
-	var f setFlags
-	var unit int
-	var val []byte
+	f, unit, val, err := parseSetGrammar(args, getex)
+	if err != nil {
+		return f, err
+	}
+	if unit != 0 {
+		if f.expireAt, err = x.expireArg(cmd, unit, val); err != nil {
+			return f, err
+		}
+	}
+	return f, nil
+}
+
+// parseSetGrammar follows Redis's parseExtendedStringArgumentsOrReply: the
+// same expiry unit may repeat (the last wins), different units, KEEPTTL
+// and PERSIST exclude each other. It returns the expiry unit and value
+// unchecked: SET checks the value before it looks at the key, GETEX after.
+func parseSetGrammar(args [][]byte, getex bool) (f setFlags, unit int, val []byte, err *resp.Error) {
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		hasNext := i+1 < len(args)
@@ -79,17 +121,10 @@ func (x *exec) parseSet(cmd string, args [][]byte, getex bool) (setFlags, *resp.
 			unit, val = unitPXAT, args[i+1]
 			i++
 		default:
-			return f, resp.ErrSyntax
+			return f, 0, nil, resp.ErrSyntax
 		}
 	}
-	if unit != 0 {
-		at, err := x.expireArg(cmd, unit, val)
-		if err != nil {
-			return f, err
-		}
-		f.expireAt = at
-	}
-	return f, nil
+	return f, unit, val, nil
 }
 
 // expireArg turns an expiry option's unit and value into an absolute time
@@ -134,7 +169,7 @@ func (x *exec) set(key, value []byte, f setFlags) resp.Reply {
 	if f.get {
 		reply = resp.Null
 		if old != nil {
-			reply = resp.Reply{Kind: resp.KindBulk, Str: old.str}
+			reply = strReply(old.str)
 		}
 	}
 	if (f.nx && old != nil) || (f.xx && old == nil) {
@@ -162,57 +197,223 @@ func (x *exec) set(key, value []byte, f setFlags) resp.Reply {
 		// old is owned (lookupWrite copied it if a snapshot holds it), so
 		// it can take the new value in place, which spares the entry and
 		// the key's allocations. Its old bytes stay as they were.
-		old.str, old.hash = clone(value), nil
+		old.str, old.hash, old.enc = clone(value), nil, strEncoding(value)
 		x.s.setExpire(old, expireAt)
+		x.changed(old)
 		return reply
 	}
-	x.s.insert(key, &entry{str: clone(value), expireAt: expireAt})
+	x.insert(key, &entry{str: clone(value), expireAt: expireAt, enc: strEncoding(value)})
 	return reply
 }
 
-func cmdIncrBy(x exec, a [][]byte) resp.Reply {
-	n, ok := resp.ParseInt(a[2])
+func cmdSetNX(x exec, a [][]byte) resp.Reply {
+	return resp.IntBool(x.set(a[1], a[2], setFlags{nx: true}).Kind == resp.KindSimple)
+}
+
+// setEx serves SETEX (unit EX) and PSETEX (unit PX): SET with a relative
+// expiry that comes before the value.
+func (x *exec) setEx(a [][]byte, name string, unit int) resp.Reply {
+	at, err := x.expireArg(name, unit, a[2])
+	if err != nil {
+		return err.Reply()
+	}
+	return x.set(a[1], a[3], setFlags{expireAt: at})
+}
+
+func cmdGetSet(x exec, a [][]byte) resp.Reply {
+	return x.set(a[1], a[2], setFlags{get: true})
+}
+
+func cmdGetDel(x exec, a [][]byte) resp.Reply {
+	e := x.lookupWrite(a[1])
+	if e == nil {
+		return resp.Null
+	}
+	if e.isHash() {
+		return resp.ErrWrongType.Reply()
+	}
+	x.s.remove(SlotOf(a[1]), a[1])
+	return strReply(e.str)
+}
+
+// cmdGetEx follows Redis's order: the grammar, then the key (missing is a
+// null, whatever the expiry value), its type, and only then the value.
+func cmdGetEx(x exec, a [][]byte) resp.Reply {
+	f, unit, val, err := parseSetGrammar(a[2:], true)
+	if err != nil {
+		return err.Reply()
+	}
+	key := a[1]
+	e := x.lookupWrite(key)
+	if e == nil {
+		return resp.Null
+	}
+	if e.isHash() {
+		return resp.ErrWrongType.Reply()
+	}
+	reply := strReply(e.str)
+	switch {
+	case unit != 0:
+		at, err := x.expireArg("getex", unit, val)
+		if err != nil {
+			return err.Reply()
+		}
+		if at <= x.now {
+			x.s.remove(SlotOf(key), key)
+			return reply
+		}
+		x.s.setExpire(e, at)
+		x.changed(e)
+	case f.persist && e.expireAt != 0:
+		x.s.setExpire(e, 0)
+		x.changed(e)
+	}
+	return reply
+}
+
+func cmdMGet(x exec, a [][]byte) resp.Reply {
+	elems := make([]resp.Reply, len(a)-1)
+	for i, key := range a[1:] {
+		elems[i] = resp.Null
+		if e := x.lookup(key); e != nil && !e.isHash() {
+			elems[i] = strReply(e.str)
+		}
+	}
+	return resp.Reply{Kind: resp.KindArray, Elems: elems}
+}
+
+func cmdMSet(x exec, a [][]byte) resp.Reply {
+	if len(a)%2 == 0 {
+		return resp.ErrWrongArgs(string(a[0])).Reply()
+	}
+	for i := 1; i < len(a); i += 2 {
+		x.set(a[i], a[i+1], setFlags{})
+	}
+	return resp.OK
+}
+
+func cmdMSetNX(x exec, a [][]byte) resp.Reply {
+	if len(a)%2 == 0 {
+		return resp.ErrWrongArgs(string(a[0])).Reply()
+	}
+	for i := 1; i < len(a); i += 2 {
+		if x.lookup(a[i]) != nil {
+			return resp.Zero
+		}
+	}
+	for i := 1; i < len(a); i += 2 {
+		x.set(a[i], a[i+1], setFlags{})
+	}
+	return resp.One
+}
+
+// cmdAppend appends in place when the string has spare capacity: the new
+// bytes land past the length of every slice handed out before (replies,
+// a snapshot's copy, which ownEntry and COPY cap), so none of them
+// changes. Like Redis, an appended string is raw, even after appending
+// nothing.
+func cmdAppend(x exec, a [][]byte) resp.Reply {
+	key, val := a[1], a[2]
+	e := x.lookupWrite(key)
+	if e == nil {
+		x.insert(key, &entry{str: clone(val), enc: strEncoding(val)})
+		return resp.Int(int64(len(val)))
+	}
+	if e.isHash() {
+		return resp.ErrWrongType.Reply()
+	}
+	if len(e.str)+len(val) > maxBulkLen {
+		return resp.ErrStringTooLong.Reply()
+	}
+	e.str = append(e.str, val...)
+	e.enc = encRaw
+	x.changed(e)
+	return resp.Int(int64(len(e.str)))
+}
+
+func cmdStrlen(x exec, a [][]byte) resp.Reply {
+	e, err := x.stringRead(a[1])
+	if err != nil {
+		return err.Reply()
+	}
+	if e == nil {
+		return resp.Zero
+	}
+	return resp.Int(int64(len(e.str)))
+}
+
+// cmdGetRange serves GETRANGE and SUBSTR with Redis 7's index rules: both
+// ends inclusive, negative ones from the end, clamped to the string.
+func cmdGetRange(x exec, a [][]byte) resp.Reply {
+	start, ok1 := resp.ParseInt(a[2])
+	end, ok2 := resp.ParseInt(a[3])
+	if !ok1 || !ok2 {
+		return resp.ErrNotInteger.Reply()
+	}
+	e, err := x.stringRead(a[1])
+	if err != nil {
+		return err.Reply()
+	}
+	empty := resp.Reply{Kind: resp.KindBulk, Str: []byte{}}
+	if e == nil {
+		return empty
+	}
+	n := int64(len(e.str))
+	if start < 0 && end < 0 && start > end {
+		return empty
+	}
+	if start < 0 {
+		start += n
+	}
+	if end < 0 {
+		end += n
+	}
+	start, end = max(start, 0), max(end, 0)
+	if end >= n {
+		end = n - 1
+	}
+	if start > end || n == 0 {
+		return empty
+	}
+	return resp.Reply{Kind: resp.KindBulk, Str: e.str[start : end+1 : end+1]}
+}
+
+// cmdSetRange writes a fresh string (a stored one is never changed in
+// place), zero-padded as Redis pads it.
+func cmdSetRange(x exec, a [][]byte) resp.Reply {
+	key, val := a[1], a[3]
+	off, ok := resp.ParseInt(a[2])
 	if !ok {
 		return resp.ErrNotInteger.Reply()
 	}
-	return x.incrBy(a[1], n)
-}
-
-func cmdDecrBy(x exec, a [][]byte) resp.Reply {
-	n, ok := resp.ParseInt(a[2])
-	if !ok || n == math.MinInt64 {
-		if ok {
-			return resp.NewError("ERR decrement would overflow").Reply()
-		}
-		return resp.ErrNotInteger.Reply()
+	if off < 0 {
+		return resp.ErrOutOfRange.Reply()
 	}
-	return x.incrBy(a[1], -n)
-}
-
-// incrBy adds delta to the integer at key, creating it at 0, and keeps its
-// TTL as Redis does.
-func (x *exec) incrBy(key []byte, delta int64) resp.Reply {
 	e := x.lookupWrite(key)
-	var cur int64
-	if e != nil {
-		if e.isHash() {
-			return resp.ErrWrongType.Reply()
-		}
-		v, ok := resp.ParseInt(e.str)
-		if !ok {
-			return resp.ErrNotInteger.Reply()
-		}
-		cur = v
+	if e != nil && e.isHash() {
+		return resp.ErrWrongType.Reply()
 	}
-	if (delta > 0 && cur > math.MaxInt64-delta) || (delta < 0 && cur < math.MinInt64-delta) {
-		return resp.ErrOverflow.Reply()
+	if len(val) == 0 {
+		if e == nil {
+			return resp.Zero
+		}
+		return resp.Int(int64(len(e.str)))
 	}
-	cur += delta
-	val := strconv.AppendInt(nil, cur, 10)
+	if off > maxBulkLen-int64(len(val)) {
+		return resp.ErrStringTooLong.Reply()
+	}
+	var old []byte
 	if e != nil {
-		e.str = val
+		old = e.str
+	}
+	buf := make([]byte, max(int64(len(old)), off+int64(len(val))))
+	copy(buf, old)
+	copy(buf[off:], val)
+	if e == nil {
+		x.insert(key, &entry{str: buf, enc: encRaw})
 	} else {
-		x.s.insert(key, &entry{str: val})
+		e.str, e.enc = buf, encRaw
+		x.changed(e)
 	}
-	return resp.Int(cur)
+	return resp.Int(int64(len(buf)))
 }

@@ -1,0 +1,205 @@
+package store
+
+import (
+	"math"
+	"strconv"
+
+	"github.com/raftcache/raftcache/resp"
+)
+
+func init() {
+	register("scan", false, cmdScan)
+	register(CmdScan, false, cmdScanRange)
+	register("hscan", false, cmdHScan)
+}
+
+// CmdScan is the internal read command the server uses to walk one shard's
+// slot range for a client's SCAN:
+//
+//	raftcache.scan <cursor> <lastslot> [MATCH pattern] [COUNT count] [TYPE type]
+//
+// It is SCAN (see cmdScan) that stops after slot lastslot (0..16383): it
+// returns whole slots from slot cursor on until it has visited COUNT keys
+// or passed lastslot, and replies [next, [key ...]] where next is the
+// decimal slot to continue from: lastslot+1 once lastslot is passed, or
+// "0" when that would be 16384. A cursor of 16384 or more replies
+// ["0", []]; a cursor past lastslot below that is an error, as is a
+// lastslot that is not a slot. The options and their errors are SCAN's.
+const CmdScan = "raftcache.scan"
+
+// defaultScanCount is SCAN's COUNT when none is given.
+const defaultScanCount = 10
+
+// scanOptions are the MATCH, COUNT and TYPE options of SCAN and HSCAN.
+type scanOptions struct {
+	pattern glob
+	count   int64
+	typ     []byte // nil: any type
+}
+
+// parseScanOptions reads the options as Redis's scanGenericCommand does:
+// COUNT must be an integer and at least 1, TYPE exists only for SCAN
+// (withType), and a later option of the same name wins. An unknown TYPE
+// name is not an error: it matches nothing, as in Redis 7.2.
+func parseScanOptions(args [][]byte, withType bool) (scanOptions, *resp.Error) {
+	o := scanOptions{pattern: matchAll, count: defaultScanCount}
+	for i := 0; i < len(args); i += 2 {
+		opt := args[i]
+		if i+1 >= len(args) {
+			return o, resp.ErrSyntax
+		}
+		switch {
+		case resp.EqualFold(opt, "count"):
+			n, ok := resp.ParseInt(args[i+1])
+			if !ok {
+				return o, resp.ErrNotInteger
+			}
+			if n < 1 {
+				return o, resp.ErrSyntax
+			}
+			o.count = n
+		case resp.EqualFold(opt, "match"):
+			o.pattern = compileGlob(args[i+1])
+		case withType && resp.EqualFold(opt, "type"):
+			o.typ = args[i+1]
+		default:
+			return o, resp.ErrSyntax
+		}
+	}
+	return o, nil
+}
+
+// parseCursor parses a SCAN cursor as Redis does with strtoul: an optional
+// sign ('-' negates modulo 2^64), decimal digits and nothing else, no
+// leading white space, and the empty string is 0. Past 2^64-1 it is
+// invalid.
+func parseCursor(b []byte) (uint64, bool) {
+	if len(b) == 0 {
+		return 0, true
+	}
+	i, neg := 0, false
+	if b[0] == '+' || b[0] == '-' {
+		neg = b[0] == '-'
+		i++
+	}
+	if i == len(b) {
+		return 0, false
+	}
+	var n uint64
+	for ; i < len(b); i++ {
+		c := b[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		d := uint64(c - '0')
+		if n > (math.MaxUint64-d)/10 {
+			return 0, false
+		}
+		n = n*10 + d
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
+}
+
+// cmdScan serves SCAN cursor [MATCH pattern] [COUNT count] [TYPE type] on
+// this store's whole keyspace. The cursor is the slot to start from: the
+// reply holds every live key of whole slots (a slot is never split across
+// calls) until COUNT keys were visited, and the next slot to visit, "0"
+// after slot 16383. A key present from the first call to the last is thus
+// returned exactly once, whatever is written in between; a key added or
+// removed meanwhile may or may not be. MATCH and TYPE filter the keys
+// visited, so a call may return fewer keys than COUNT, even none, before
+// the end, as Redis's SCAN may.
+func cmdScan(x exec, a [][]byte) resp.Reply {
+	cursor, ok := parseCursor(a[1])
+	if !ok {
+		return resp.ErrInvalidCursor.Reply()
+	}
+	o, err := parseScanOptions(a[2:], true)
+	if err != nil {
+		return err.Reply()
+	}
+	return x.scanSlots(cursor, NumSlots-1, o)
+}
+
+func cmdScanRange(x exec, a [][]byte) resp.Reply {
+	if len(a) < 3 {
+		return resp.ErrInternalArgs(CmdScan).Reply()
+	}
+	cursor, ok := parseCursor(a[1])
+	if !ok {
+		return resp.ErrInvalidCursor.Reply()
+	}
+	last, ok := resp.ParseInt(a[2])
+	if !ok || last < 0 || last >= NumSlots || (cursor > uint64(last) && cursor < NumSlots) {
+		return resp.ErrInternalArgs(CmdScan).Reply()
+	}
+	o, err := parseScanOptions(a[3:], true)
+	if err != nil {
+		return err.Reply()
+	}
+	return x.scanSlots(cursor, int(last), o)
+}
+
+// scanSlots returns the keys of whole slots from cursor on, up to slot
+// last, until o.count keys were visited.
+func (x *exec) scanSlots(cursor uint64, last int, o scanOptions) resp.Reply {
+	keys := []resp.Reply{}
+	if cursor >= NumSlots {
+		return scanReply(0, keys)
+	}
+	slot := int(cursor)
+	var visited int64
+	for slot <= last && visited < o.count {
+		for k, e := range x.s.slots[slot].m {
+			visited++
+			if e.expired(x.now) || !o.pattern.match(k) ||
+				(o.typ != nil && !resp.EqualFold(o.typ, typeName(e))) {
+				continue
+			}
+			keys = append(keys, resp.BulkString(k))
+		}
+		slot++
+	}
+	if slot == NumSlots {
+		slot = 0
+	}
+	return scanReply(uint64(slot), keys)
+}
+
+func scanReply(cursor uint64, elems []resp.Reply) resp.Reply {
+	return resp.Array(resp.Bulk(strconv.AppendUint(nil, cursor, 10)), resp.Array(elems...))
+}
+
+// cmdHScan serves HSCAN key cursor [MATCH pattern] [COUNT count]. It
+// returns every matching field and value in one reply with the cursor
+// "0", whatever the cursor and COUNT: Redis does the same for a
+// listpack-encoded hash, and a resumable cursor would need an order that
+// a Go map does not keep between calls. A large hash thus comes back in
+// one reply, as HGETALL does. As in Redis, the cursor is checked first,
+// then the key (a missing one ends the scan before the options are read).
+func cmdHScan(x exec, a [][]byte) resp.Reply {
+	if _, ok := parseCursor(a[2]); !ok {
+		return resp.ErrInvalidCursor.Reply()
+	}
+	h, err := x.hashRead(a[1])
+	if err != nil {
+		return err.Reply()
+	}
+	elems := []resp.Reply{}
+	if h == nil {
+		return scanReply(0, elems)
+	}
+	o, err := parseScanOptions(a[3:], false)
+	if err != nil {
+		return err.Reply()
+	}
+	for f, v := range h {
+		if o.pattern.match(f) {
+			elems = append(elems, resp.BulkString(f), resp.Reply{Kind: resp.KindBulk, Str: v})
+		}
+	}
+	return scanReply(0, elems)
+}
