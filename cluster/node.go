@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"sync"
 	"slices"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"

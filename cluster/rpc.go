@@ -31,8 +31,8 @@ const (
 	statusUnknown   = 2 // message follows; a write may or may not have applied
 	statusError     = 3 // message follows
 
-	maxFrame      = 1 << 30
-	rpcTimeout    = 30 * time.Second
+	maxFrame       = 1 << 30
+	rpcTimeout     = 30 * time.Second
 	maxIdlePerPeer = 16
 )
 

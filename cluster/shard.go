@@ -305,7 +305,7 @@ func (s *Shard) Propose(ctx context.Context, cmds [][][]byte) ([]resp.Reply, err
 	}
 	data := encodeEntry(nil, time.Now().UnixMilli(), cmds)
 	f := s.raft.Apply(data, timeout)
-	if err := f.Error(); err != nil {
+	if err := s.wait(f); err != nil {
 		switch {
 		case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrEnqueueTimeout),
 			errors.Is(err, raft.ErrLeadershipTransferInProgress):
@@ -403,7 +403,7 @@ func (s *Shard) watchLeadership() {
 			}
 			term := s.raft.CurrentTerm()
 			start := time.Now()
-			if err := s.raft.Barrier(s.applyLimit).Error(); err != nil {
+			if err := s.wait(s.raft.Barrier(s.applyLimit)); err != nil {
 				s.log.Warn("post-election barrier failed", zap.Uint64("term", term), zap.Error(err))
 				continue
 			}
@@ -593,4 +593,18 @@ func (s *Shard) timeout(ctx context.Context) time.Duration {
 		t = min(t, time.Until(dl))
 	}
 	return t
+}
+
+// wait returns the future's error, or ErrShutdown if the shard closes
+// first: hashicorp/raft does not answer futures still queued when it shuts
+// down, and nothing may block Close on them.
+func (s *Shard) wait(f raft.Future) error {
+	done := make(chan error, 1)
+	go func() { done <- f.Error() }()
+	select {
+	case err := <-done:
+		return err
+	case <-s.stop:
+		return raft.ErrRaftShutdown
+	}
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"time"
 
 	"github.com/raftcache/raftcache/cluster"
 	"github.com/raftcache/raftcache/resp"
@@ -26,6 +27,11 @@ type Backend interface {
 	Status() []cluster.Status
 	// Peers lists the cluster's members.
 	Peers() []cluster.Peer
+	// WaitReplicas returns how many replicas other than the leader hold
+	// every write acknowledged so far on each of shards, waiting until
+	// numreplicas of them do or timeout passes (0: no time limit; ctx
+	// still ends the wait). It backs WAIT.
+	WaitReplicas(ctx context.Context, shards []int, numreplicas int, timeout time.Duration) (int, error)
 	// LocalDigest is a digest of this node's replica of the shard, equal on
 	// every replica that applied the same entries (DEBUG DIGEST).
 	LocalDigest(shard int) [20]byte
@@ -47,6 +53,10 @@ func (b NodeBackend) Propose(ctx context.Context, shard int, cmds [][][]byte) ([
 
 func (b NodeBackend) Read(ctx context.Context, shard int, args [][]byte) (resp.Reply, error) {
 	return b.Node.Read(ctx, shard, args)
+}
+
+func (b NodeBackend) WaitReplicas(ctx context.Context, shards []int, numreplicas int, timeout time.Duration) (int, error) {
+	return b.Node.WaitReplicas(ctx, shards, numreplicas, timeout)
 }
 
 func (b NodeBackend) LocalDigest(shard int) [20]byte {
