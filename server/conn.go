@@ -1,7 +1,7 @@
 package server
 
 import (
-	"cmp"
+	"context"
 	"net"
 	"slices"
 	"strconv"
@@ -10,34 +10,83 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/tidwall/redcon"
-
 	"github.com/raftcache/raftcache/resp"
 )
 
 // client is one connection's state. Fields written only by the
-// connection's own goroutine are plain; those that CLIENT LIST and INFO
-// read from other goroutines are guarded by mu or atomic.
+// connection's own goroutine are plain; those that CLIENT LIST, CLIENT
+// KILL and INFO read from other goroutines are guarded by mu or atomic.
 type client struct {
 	id      int64
 	addr    string
 	laddr   string
 	netConn net.Conn
 	created time.Time
+	// ctx is cancelled when the connection is killed or closed, or the
+	// server closes; commands that may block (WAIT, CLIENT PAUSE) wait
+	// under it.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	// Owned by the connection goroutine.
 	proto  int
 	quit   bool
 	buf    []byte
 	keyPos []int
+	// multi is the open transaction (MULTI was called), or nil.
+	multi *txState
+	// watched are the keys WATCH recorded, with the versions read then.
+	watched []watchedKey
+	// cur is the full name of the command being served ("" while it is
+	// unknown); ran is set once it is executed rather than refused or
+	// queued. They feed INFO commandstats.
+	cur string
+	ran bool
+	// inExec is set while EXEC runs the transaction's server commands.
+	inExec bool
+	// wrote lists the shards this connection has written to, which WAIT
+	// waits on.
+	wrote []int
+	// CLIENT REPLY state: off suppresses every reply; skip suppresses the
+	// current command's reply; skipNext suppresses the next command's.
+	replyOff, replySkip, replySkipNext bool
 
 	lastCmd    atomic.Value // string: full name of the last command
 	lastActive atomic.Int64 // Unix ms
+	// shared mirrors what CLIENT LIST and INFO show about the connection.
+	shared struct {
+		proto   atomic.Int32
+		multi   atomic.Int32 // commands queued, or -1 outside MULTI
+		noEvict atomic.Bool
+		noTouch atomic.Bool
+	}
 
 	mu      sync.Mutex
 	name    string
 	libName string
 	libVer  string
+}
+
+// setProto switches the connection's protocol version.
+func (c *client) setProto(p int) {
+	c.proto = p
+	c.shared.proto.Store(int32(p))
+}
+
+// kill closes the connection from any goroutine. It never touches the
+// connection's redcon writer, which only its own goroutine may use: the
+// closed socket ends the connection's read loop, and ctx releases a
+// command blocked in WAIT or a pause.
+func (c *client) kill() {
+	c.cancel()
+	c.netConn.Close()
+}
+
+// markWrote records that the connection wrote to shard, for WAIT.
+func (c *client) markWrote(shard int) {
+	if !slices.Contains(c.wrote, shard) {
+		c.wrote = append(c.wrote, shard)
+	}
 }
 
 func (c *client) setName(name string) {
@@ -83,87 +132,30 @@ func (c *client) info(now time.Time) string {
 	b.WriteString(" fd=-1 name=" + name)
 	b.WriteString(" age=" + strconv.FormatInt(int64(now.Sub(c.created)/time.Second), 10))
 	b.WriteString(" idle=" + strconv.FormatInt(int64(now.Sub(last)/time.Second), 10))
-	b.WriteString(" flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0")
+	b.WriteString(" flags=" + c.flags())
+	b.WriteString(" db=0 sub=0 psub=0 ssub=0 multi=" + strconv.Itoa(int(c.shared.multi.Load())))
+	b.WriteString(" qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0")
 	b.WriteString(" rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=" + cmd)
-	b.WriteString(" user=default redir=-1 resp=" + strconv.Itoa(c.proto))
+	b.WriteString(" user=default redir=-1 resp=" + strconv.Itoa(int(c.shared.proto.Load())))
 	b.WriteString(" lib-name=" + libName + " lib-ver=" + libVer)
 	return b.String()
 }
 
-func (s *Server) cmdClient(conn redcon.Conn, c *client, sub *resp.Command, args [][]byte) resp.Reply {
-	switch sub.Name {
-	case "id":
-		return resp.Int(c.id)
-	case "setname":
-		if !validName(args[2]) {
-			return errClientName.Reply()
-		}
-		c.setName(string(args[2]))
-		return resp.OK
-	case "getname":
-		if name := c.getName(); name != "" {
-			return resp.BulkString(name)
-		}
-		return resp.Null
-	case "setinfo":
-		attr := args[2]
-		val := string(args[3])
-		switch {
-		case resp.EqualFold(attr, "lib-name"):
-			if !validName(args[3]) {
-				return resp.NewError("ERR lib-name cannot contain spaces, newlines or special characters.").Reply()
-			}
-			c.mu.Lock()
-			c.libName = val
-			c.mu.Unlock()
-		case resp.EqualFold(attr, "lib-ver"):
-			if !validName(args[3]) {
-				return resp.NewError("ERR lib-ver cannot contain spaces, newlines or special characters.").Reply()
-			}
-			c.mu.Lock()
-			c.libVer = val
-			c.mu.Unlock()
-		default:
-			return resp.NewError("ERR Unrecognized option '" + string(attr) + "'").Reply()
-		}
-		return resp.OK
-	case "info":
-		return resp.Verbatim(c.info(time.Now()) + "\n")
-	case "list":
-		return s.clientList(args)
+// flags returns the flags field of CLIENT LIST as Redis spells it: x in
+// MULTI, e for no-evict, T for no-touch, N when none applies.
+func (c *client) flags() string {
+	var f []byte
+	if c.shared.multi.Load() >= 0 {
+		f = append(f, 'x')
 	}
-	return resp.ErrUnknownSubcommand(args[0], args[1]).Reply()
-}
-
-func (s *Server) clientList(args [][]byte) resp.Reply {
-	var ids map[int64]bool
-	if len(args) > 2 {
-		if !resp.EqualFold(args[2], "id") || len(args) < 4 {
-			return resp.ErrSyntax.Reply()
-		}
-		ids = map[int64]bool{}
-		for _, a := range args[3:] {
-			id, ok := resp.ParseInt(a)
-			if !ok || id <= 0 {
-				return resp.NewError("ERR Invalid client ID").Reply()
-			}
-			ids[id] = true
-		}
+	if c.shared.noEvict.Load() {
+		f = append(f, 'e')
 	}
-	s.mu.Lock()
-	list := make([]*client, 0, len(s.clients))
-	for _, c := range s.clients {
-		if ids == nil || ids[c.id] {
-			list = append(list, c)
-		}
+	if c.shared.noTouch.Load() {
+		f = append(f, 'T')
 	}
-	s.mu.Unlock()
-	slices.SortFunc(list, func(a, b *client) int { return cmp.Compare(a.id, b.id) })
-	now := time.Now()
-	var b strings.Builder
-	for _, c := range list {
-		b.WriteString(c.info(now))
-		b.WriteByte('\n')
+	if len(f) == 0 {
+		return "N"
 	}
-	return resp.Verbatim(b.String())
+	return string(f)
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/tidwall/redcon"
@@ -17,7 +18,9 @@ import (
 // commands sub is the subcommand, else nil.
 type serverHandler func(s *Server, conn redcon.Conn, c *client, cmd, sub *resp.Command, args [][]byte) resp.Reply
 
-var serverHandlers map[string]serverHandler
+// serverHandlers is filled by the init functions of the files that define
+// the handlers; a package-level value exists before any init runs.
+var serverHandlers = map[string]serverHandler{}
 
 // dispatch runs one command and returns its reply.
 func (s *Server) dispatch(conn redcon.Conn, c *client, args [][]byte) resp.Reply {
@@ -29,15 +32,17 @@ func (s *Server) dispatch(conn redcon.Conn, c *client, args [][]byte) resp.Reply
 	if cmd == nil {
 		return resp.ErrUnknownCommand(args).Reply()
 	}
+	c.cur = cmd.Name
 	if !cmd.CheckArity(len(args)) {
 		return resp.ErrWrongArgs(cmd.Name).Reply()
 	}
 	var sub *resp.Command
-	if cmd.Subcommands != nil {
+	if cmd.Subcommands != nil && len(args) > 1 { // bare COMMAND has no subcommand
 		sub = cmd.LookupSub(args[1])
 		if sub == nil {
 			return resp.ErrUnknownSubcommand(args[0], args[1]).Reply()
 		}
+		c.cur = sub.FullName
 		if !sub.CheckArity(len(args)) {
 			return resp.ErrWrongArgs(sub.FullName).Reply()
 		}
@@ -45,6 +50,19 @@ func (s *Server) dispatch(conn redcon.Conn, c *client, args [][]byte) resp.Reply
 	} else {
 		c.lastCmd.Store(cmd.Name)
 	}
+	// After lookup and arity, before anything else, as Redis orders it.
+	if !c.authenticated() && !cmd.HasFlag(resp.FlagNoAuth) {
+		return resp.ErrNoAuth.Reply()
+	}
+	if c.multi != nil && !txControl[cmd.Name] {
+		return s.queue(c, cmd, sub, args)
+	}
+	return s.execute(conn, c, cmd, sub, args)
+}
+
+// execute runs a command that passed lookup and arity checks, now.
+func (s *Server) execute(conn redcon.Conn, c *client, cmd, sub *resp.Command, args [][]byte) resp.Reply {
+	c.ran = true
 	if h, ok := serverHandlers[cmd.Name]; ok {
 		return h(s, conn, c, cmd, sub, args)
 	}
@@ -54,32 +72,146 @@ func (s *Server) dispatch(conn redcon.Conn, c *client, args [][]byte) resp.Reply
 	return resp.ErrUnknownCommand(args).Reply()
 }
 
-// sumAcrossShards lists the commands whose keys may span shards on a plain
-// connection: each shard gets the command with its own keys, and the
-// integer replies add up.
-var sumAcrossShards = map[string]bool{"del": true, "unlink": true, "exists": true, "touch": true}
-
-// route sends a data command to the shard that owns its keys.
+// route sends a data command to the shard that owns its keys. A plain
+// connection sees one keyspace: the multi-key commands that can be split
+// (DEL, UNLINK, EXISTS, TOUCH, MGET, MSET) are split by shard when their
+// keys span shards; any other command whose keys span shards gets
+// CROSSSLOT, since it cannot be atomic across Raft groups.
 func (s *Server) route(c *client, cmd *resp.Command, args [][]byte) resp.Reply {
 	c.keyPos = cmd.KeyPositions(c.keyPos[:0], len(args))
 	if len(c.keyPos) == 0 {
 		return resp.NewError("ERR command '" + cmd.Name + "' has no key to route by").Reply()
 	}
+	s.waitPause(c, cmd.IsWrite())
 	slot := store.SlotOf(args[c.keyPos[0]])
 	shard := s.backend.ShardOfSlot(slot)
 	for _, p := range c.keyPos[1:] {
 		if s.backend.ShardOfSlot(store.SlotOf(args[p])) != shard {
-			if sumAcrossShards[cmd.Name] {
-				return s.fanOutSum(cmd, args)
-			}
-			return resp.ErrCrossSlot.Reply()
+			return s.routeSplit(c, cmd, args)
 		}
 	}
-	return s.execOnShard(cmd, shard, slot, args)
+	if cmd.IsWrite() {
+		c.markWrote(shard)
+	}
+	return shapeReply(c.proto, cmd, args, s.execOnShard(cmd, shard, slot, args))
+}
+
+// routeSplit serves a command whose keys span shards.
+func (s *Server) routeSplit(c *client, cmd *resp.Command, args [][]byte) resp.Reply {
+	switch cmd.Name {
+	case "del", "unlink", "exists", "touch":
+		return s.splitSum(c, cmd, args)
+	case "mget":
+		return s.splitMGet(c, cmd, args)
+	case "mset":
+		if len(args)%2 == 0 {
+			return resp.ErrWrongArgs(cmd.Name).Reply()
+		}
+		return s.splitMSet(c, cmd, args)
+	case "msetnx":
+		// Checked first, as Redis checks arity before anything else.
+		if len(args)%2 == 0 {
+			return resp.ErrWrongArgs(cmd.Name).Reply()
+		}
+	}
+	return resp.ErrCrossSlot.Reply()
+}
+
+// part is the share of a split command that one shard runs: the command
+// name followed by that shard's keys (or key-value pairs), and where each
+// of its keys stands among the original command's keys.
+type part struct {
+	shard, slot int
+	args        [][]byte
+	pos         []int
+}
+
+// split groups the keys of args (one every step arguments from args[1],
+// each followed by step-1 values) by shard, in the order shards first
+// appear.
+func (s *Server) split(args [][]byte, step int) []part {
+	var parts []part
+	index := map[int]int{}
+	for i, n := 1, 0; i+step <= len(args); i, n = i+step, n+1 {
+		slot := store.SlotOf(args[i])
+		shard := s.backend.ShardOfSlot(slot)
+		j, ok := index[shard]
+		if !ok {
+			j = len(parts)
+			index[shard] = j
+			parts = append(parts, part{shard: shard, slot: slot, args: [][]byte{args[0]}})
+		}
+		parts[j].args = append(parts[j].args, args[i:i+step]...)
+		parts[j].pos = append(parts[j].pos, n)
+	}
+	return parts
+}
+
+// runParts runs every part on its shard concurrently and returns the
+// replies in part order. Each part is atomic on its shard; the parts are
+// not atomic together.
+func (s *Server) runParts(c *client, cmd *resp.Command, parts []part) []resp.Reply {
+	out := make([]resp.Reply, len(parts))
+	var wg sync.WaitGroup
+	for i := range parts {
+		wg.Go(func() { out[i] = s.execOnShard(cmd, parts[i].shard, parts[i].slot, parts[i].args) })
+	}
+	wg.Wait()
+	if cmd.IsWrite() {
+		for _, p := range parts {
+			c.markWrote(p.shard)
+		}
+	}
+	return out
+}
+
+// splitSum serves DEL, UNLINK, EXISTS and TOUCH across shards: each shard
+// counts its own keys and the counts add up.
+func (s *Server) splitSum(c *client, cmd *resp.Command, args [][]byte) resp.Reply {
+	var total int64
+	for _, r := range s.runParts(c, cmd, s.split(args, 1)) {
+		if r.Kind != resp.KindInt {
+			return r
+		}
+		total += r.Int
+	}
+	return resp.Int(total)
+}
+
+// splitMGet serves MGET across shards and puts the values back in the
+// order of the keys.
+func (s *Server) splitMGet(c *client, cmd *resp.Command, args [][]byte) resp.Reply {
+	parts := s.split(args, 1)
+	out := make([]resp.Reply, len(args)-1)
+	for i, r := range s.runParts(c, cmd, parts) {
+		if r.Kind != resp.KindArray || len(r.Elems) != len(parts[i].pos) {
+			if r.IsError() {
+				return r
+			}
+			return resp.NewError("ERR unexpected MGET reply from shard " + strconv.Itoa(parts[i].shard)).Reply()
+		}
+		for j, p := range parts[i].pos {
+			out[p] = r.Elems[j]
+		}
+	}
+	return resp.Array(out...)
+}
+
+// splitMSet serves MSET across shards: each shard sets its own pairs
+// atomically; the shards are not atomic together, so a reader may see
+// one shard's pairs before another's, and an error leaves the other
+// shards' pairs set.
+func (s *Server) splitMSet(c *client, cmd *resp.Command, args [][]byte) resp.Reply {
+	for _, r := range s.runParts(c, cmd, s.split(args, 2)) {
+		if r.IsError() {
+			return r
+		}
+	}
+	return resp.OK
 }
 
 // execOnShard runs one command on one shard: writes through Raft, reads
-// linearizably on the leader.
+// linearizably on the leader. It is safe to call concurrently.
 func (s *Server) execOnShard(cmd *resp.Command, shard, slot int, args [][]byte) resp.Reply {
 	if cmd.IsWrite() {
 		replies, err := s.backend.Propose(s.ctx, shard, [][][]byte{args})
@@ -93,30 +225,6 @@ func (s *Server) execOnShard(cmd *resp.Command, shard, slot int, args [][]byte) 
 		return s.backendError(err, slot)
 	}
 	return r
-}
-
-// fanOutSum splits a multi-key command by shard and adds up the integer
-// replies. Each shard's part is atomic on its own; the whole is not.
-func (s *Server) fanOutSum(cmd *resp.Command, args [][]byte) resp.Reply {
-	parts := make(map[int][][]byte)
-	var order []int
-	for _, key := range args[1:] {
-		shard := s.backend.ShardOfSlot(store.SlotOf(key))
-		if _, ok := parts[shard]; !ok {
-			order = append(order, shard)
-			parts[shard] = [][]byte{args[0]}
-		}
-		parts[shard] = append(parts[shard], key)
-	}
-	var total int64
-	for _, shard := range order {
-		r := s.execOnShard(cmd, shard, store.SlotOf(parts[shard][1]), parts[shard])
-		if r.Kind != resp.KindInt {
-			return r
-		}
-		total += r.Int
-	}
-	return resp.Int(total)
 }
 
 // errUnknownOutcome is sent when a write was proposed but its fate is not

@@ -16,6 +16,19 @@ type fakeBackend struct {
 	mu     sync.Mutex
 	shards []*store.Store
 	snaps  int
+	// log records every Propose batch, for tests that check what the
+	// server proposes.
+	log [][][][]byte
+	// waitBlocks makes WaitReplicas wait for its context when replicas
+	// are asked for, as a node without replicas would with timeout 0.
+	waitBlocks bool
+}
+
+// proposals returns the batches proposed so far.
+func (b *fakeBackend) proposals() [][][][]byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([][][][]byte(nil), b.log...)
 }
 
 func newFakeBackend(shards int) *fakeBackend {
@@ -35,6 +48,11 @@ func (b *fakeBackend) ShardOfSlot(slot int) int {
 func (b *fakeBackend) Propose(_ context.Context, shard int, cmds [][][]byte) ([]resp.Reply, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	copied := make([][][]byte, len(cmds))
+	for i, c := range cmds {
+		copied[i] = copyArgs(c)
+	}
+	b.log = append(b.log, copied)
 	return b.shards[shard].Apply(time.Now().UnixMilli(), cmds, nil), nil
 }
 
@@ -60,6 +78,13 @@ func (b *fakeBackend) Status() []cluster.Status {
 		}
 	}
 	return out
+}
+
+func (b *fakeBackend) WaitReplicas(ctx context.Context, _ []int, n int, _ time.Duration) (int, error) {
+	if b.waitBlocks && n > 0 {
+		<-ctx.Done()
+	}
+	return 0, nil
 }
 
 func (b *fakeBackend) LocalDigest(shard int) [20]byte { return b.shards[shard].Digest() }

@@ -3,7 +3,6 @@ package server
 import (
 	"crypto/sha1"
 	"encoding/hex"
-	"net"
 	"os"
 	"runtime"
 	"strconv"
@@ -16,23 +15,30 @@ import (
 	"github.com/raftcache/raftcache/store"
 )
 
-// infoSection writes one INFO section's fields.
+// infoSection writes one INFO section's fields under its title.
 type infoSection struct {
-	name      string
-	inDefault bool
-	write     func(s *Server, b *infoBuilder)
+	name, title string
+	inDefault   bool
+	write       func(s *Server, b *infoBuilder)
 }
 
+// infoSections are INFO's sections in Redis 7.2's order. Modules is
+// always empty; Latencystats is empty because raftcache keeps no latency
+// histograms (CONFIG GET latency-tracking answers no).
 var infoSections = []infoSection{
-	{"server", true, (*Server).infoServer},
-	{"clients", true, (*Server).infoClients},
-	{"memory", true, (*Server).infoMemory},
-	{"persistence", true, (*Server).infoPersistence},
-	{"stats", true, (*Server).infoStats},
-	{"replication", true, (*Server).infoReplication},
-	{"cpu", true, (*Server).infoCPU},
-	{"cluster", true, (*Server).infoCluster},
-	{"keyspace", true, (*Server).infoKeyspace},
+	{"server", "Server", true, (*Server).infoServer},
+	{"clients", "Clients", true, (*Server).infoClients},
+	{"memory", "Memory", true, (*Server).infoMemory},
+	{"persistence", "Persistence", true, (*Server).infoPersistence},
+	{"stats", "Stats", true, (*Server).infoStats},
+	{"replication", "Replication", true, (*Server).infoReplication},
+	{"cpu", "CPU", true, (*Server).infoCPU},
+	{"modules", "Modules", true, func(*Server, *infoBuilder) {}},
+	{"commandstats", "Commandstats", false, (*Server).infoCommandStats},
+	{"errorstats", "Errorstats", true, (*Server).infoErrorStats},
+	{"latencystats", "Latencystats", false, func(*Server, *infoBuilder) {}},
+	{"cluster", "Cluster", true, (*Server).infoCluster},
+	{"keyspace", "Keyspace", true, (*Server).infoKeyspace},
 }
 
 type infoBuilder struct{ strings.Builder }
@@ -47,8 +53,8 @@ func (b *infoBuilder) field(name, value string) {
 func (b *infoBuilder) int(name string, v int64) { b.field(name, strconv.FormatInt(v, 10)) }
 
 // cmdInfo implements INFO [section ...]: no argument or "default" gives the
-// default sections, "all" and "everything" every section; unknown names
-// are ignored, as Redis does.
+// default sections, "all" and "everything" every section; several
+// sections may be named; unknown names are ignored, as Redis does.
 func (s *Server) cmdInfo(args [][]byte) resp.Reply {
 	want := map[string]bool{}
 	all := false
@@ -70,7 +76,7 @@ func (s *Server) cmdInfo(args [][]byte) resp.Reply {
 		if b.Len() > 0 {
 			b.WriteString("\r\n")
 		}
-		b.WriteString("# " + strings.ToUpper(sec.name[:1]) + sec.name[1:] + "\r\n")
+		b.WriteString("# " + sec.title + "\r\n")
 		sec.write(s, &b)
 	}
 	return resp.Verbatim(b.String())
@@ -84,12 +90,7 @@ func (s *Server) runID() string {
 
 func (s *Server) infoServer(b *infoBuilder) {
 	uptime := time.Since(s.started)
-	port := "0"
-	if s.ln != nil {
-		if _, p, err := net.SplitHostPort(s.ln.Addr().String()); err == nil {
-			port = p
-		}
-	}
+	port := s.listenPort()
 	exe, _ := os.Executable()
 	b.field("redis_version", RedisVersion)
 	b.field("raftcache_version", s.cfg.Version)
@@ -108,11 +109,13 @@ func (s *Server) infoServer(b *infoBuilder) {
 	b.int("server_time_usec", time.Now().UnixMicro())
 	b.int("uptime_in_seconds", int64(uptime/time.Second))
 	b.int("uptime_in_days", int64(uptime/(24*time.Hour)))
+	b.int("lru_clock", time.Now().Unix()&(1<<24-1))
 	b.field("hz", "10")
 	b.field("configured_hz", "10")
 	b.field("executable", exe)
 	b.field("config_file", "")
 	b.field("io_threads_active", "0")
+	b.field("listener0", "name=tcp,bind="+s.listenHost()+",port="+port)
 	b.field("node_id", s.backend.NodeID())
 }
 
@@ -122,7 +125,7 @@ func (s *Server) infoClients(b *infoBuilder) {
 	s.mu.Unlock()
 	b.int("connected_clients", int64(n))
 	b.field("cluster_connections", "0")
-	b.field("maxclients", "10000")
+	b.field("maxclients", lookupParam("maxclients").get(s))
 	b.field("client_recent_max_input_buffer", "0")
 	b.field("client_recent_max_output_buffer", "0")
 	b.field("blocked_clients", "0")
@@ -172,8 +175,17 @@ func (s *Server) infoPersistence(b *infoBuilder) {
 	b.field("rdb_bgsave_in_progress", "0")
 	b.int("rdb_last_save_time", s.lastSave.Load())
 	b.field("rdb_last_bgsave_status", "ok")
+	b.field("rdb_last_bgsave_time_sec", "-1")
+	b.field("rdb_current_bgsave_time_sec", "-1")
+	b.int("rdb_saves", s.stats.saves.Load())
 	b.field("aof_enabled", "0")
 	b.field("aof_rewrite_in_progress", "0")
+	b.field("aof_rewrite_scheduled", "0")
+	b.field("aof_last_rewrite_time_sec", "-1")
+	b.field("aof_current_rewrite_time_sec", "-1")
+	b.field("aof_last_bgrewrite_status", "ok")
+	b.field("aof_rewrites", "0")
+	b.field("aof_last_write_status", "ok")
 	b.field("raft_log", "on")
 	b.field("dir", s.cfg.DataDir)
 }
@@ -181,11 +193,20 @@ func (s *Server) infoPersistence(b *infoBuilder) {
 func (s *Server) infoStats(b *infoBuilder) {
 	b.int("total_connections_received", s.stats.connections.Load())
 	b.int("total_commands_processed", s.stats.commands.Load())
+	b.field("instantaneous_ops_per_sec", "0")
 	b.int("rejected_connections", s.stats.rejected.Load())
 	b.field("expired_keys", "0")
 	b.field("evicted_keys", "0")
+	b.field("evicted_clients", "0")
 	b.field("keyspace_hits", "0")
 	b.field("keyspace_misses", "0")
+	b.field("pubsub_channels", "0")
+	b.field("pubsub_patterns", "0")
+	b.field("pubsubshard_channels", "0")
+	b.field("total_forks", "0")
+	b.field("tracking_total_keys", "0")
+	b.field("unexpected_error_replies", "0")
+	b.int("total_error_replies", s.stats.errors.Load())
 }
 
 // infoReplication reports each shard's Raft state; the node is a master
@@ -204,6 +225,15 @@ func (s *Server) infoReplication(b *infoBuilder) {
 	}
 	b.field("role", role)
 	b.int("connected_slaves", int64(len(s.backend.Peers())-1))
+	b.field("master_failover_state", "no-failover")
+	b.field("master_replid", s.runID())
+	b.field("master_replid2", "0000000000000000000000000000000000000000")
+	b.field("master_repl_offset", "0")
+	b.field("second_repl_offset", "-1")
+	b.field("repl_backlog_active", "0")
+	b.field("repl_backlog_size", "0")
+	b.field("repl_backlog_first_byte_offset", "0")
+	b.field("repl_backlog_histlen", "0")
 	for _, st := range sts {
 		b.field("shard"+strconv.Itoa(st.ID),
 			"slots="+strconv.Itoa(st.FirstSlot)+"-"+strconv.Itoa(st.LastSlot)+
@@ -221,6 +251,8 @@ func (s *Server) infoCPU(b *infoBuilder) {
 	user, sys := cpuTimes()
 	b.field("used_cpu_sys", strconv.FormatFloat(sys, 'f', 6, 64))
 	b.field("used_cpu_user", strconv.FormatFloat(user, 'f', 6, 64))
+	b.field("used_cpu_sys_children", "0.000000")
+	b.field("used_cpu_user_children", "0.000000")
 }
 
 func (s *Server) infoCluster(b *infoBuilder) {

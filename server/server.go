@@ -24,6 +24,18 @@ type Config struct {
 	Version string
 	// DataDir is reported by INFO and CONFIG GET dir.
 	DataDir string
+
+	// Limits bound what one client can make the server do; zero fields
+	// take their defaults.
+	Limits Limits
+	// RequirePass, when set, is the default user's password: a client
+	// must AUTH (or HELLO ... AUTH) before any other command. New keeps
+	// only a digest of it and clears it from the Config it stores.
+	RequirePass string
+	// ProtectedMode refuses clients from non-loopback addresses while no
+	// password is set and the server listens on every interface, as
+	// Redis's protected-mode (cmd/raftcache turns it on by default).
+	ProtectedMode bool
 }
 
 // RedisVersion is the Redis version raftcache is compatible with and
@@ -49,12 +61,28 @@ type Server struct {
 
 	stats    stats
 	lastSave atomic.Int64 // Unix seconds of the last SAVE
+
+	// ranges holds each shard's first and last slot (see shardRange).
+	rangesOnce sync.Once
+	ranges     [][2]int
+
+	pause pauseState
+	conf  runtimeConfig
+
+	// limits are cfg.Limits with the defaults filled in; auth holds the
+	// password's digest (see auth.go).
+	limits Limits
+	auth   authState
 }
 
 type stats struct {
 	connections atomic.Int64
 	commands    atomic.Int64
 	rejected    atomic.Int64
+	errors      atomic.Int64 // error replies sent
+	saves       atomic.Int64 // SAVE and BGSAVE done
+	perCommand  sync.Map     // full command name → *commandStats
+	perError    sync.Map     // error code → *atomic.Int64
 }
 
 // New returns a server for backend. It does not listen yet.
@@ -68,19 +96,31 @@ func New(cfg Config, backend Backend, log *zap.Logger) *Server {
 		ctx:     ctx,
 		cancel:  cancel,
 		clients: make(map[int64]*client),
+		limits:  cfg.Limits.withDefaults(),
+		auth:    newAuthState(cfg.RequirePass),
 	}
+	s.cfg.RequirePass = ""
 	s.lastSave.Store(s.started.Unix())
+	s.initConfig()
 	s.rs = redcon.NewServerNetwork("tcp", cfg.Addr, s.handle, s.accept, s.closed)
 	return s
 }
 
-// Listen binds the client address.
+// Listen binds the client address. Connections reach redcon through the
+// guard (guard.go), which admits them and frames what they send.
 func (s *Server) Listen() error {
-	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err := s.limits.Validate(); err != nil {
+		return err
+	}
+	lc := net.ListenConfig{KeepAlive: -1}
+	if ka := s.limits.TCPKeepAlive; ka > 0 {
+		lc.KeepAliveConfig = net.KeepAliveConfig{Enable: true, Idle: ka, Interval: max(ka/3, time.Second), Count: 3}
+	}
+	ln, err := lc.Listen(context.Background(), "tcp", s.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
 	}
-	s.ln = ln
+	s.ln = newGuardListener(ln, s)
 	return nil
 }
 
@@ -98,6 +138,7 @@ func (s *Server) Serve() error {
 // Close stops accepting clients and closes every connection.
 func (s *Server) Close(ctx context.Context) error {
 	s.cancel()
+	s.unpauseClients()
 	err := s.rs.Close()
 	s.mu.Lock()
 	for _, c := range s.clients {
@@ -127,12 +168,17 @@ func (s *Server) accept(conn redcon.Conn) bool {
 		id:      s.nextClientID.Add(1),
 		addr:    conn.RemoteAddr(),
 		netConn: conn.NetConn(),
-		proto:   resp.RESP2,
 		created: time.Now(),
 	}
+	c.ctx, c.cancel = context.WithCancel(s.ctx)
+	c.setProto(resp.RESP2)
+	c.shared.multi.Store(-1)
 	c.lastCmd.Store("NULL")
 	if nc := conn.NetConn(); nc != nil {
 		c.laddr = nc.LocalAddr().String()
+	}
+	if g, ok := conn.NetConn().(*guardConn); ok {
+		g.id = c.id
 	}
 	conn.SetContext(c)
 	s.mu.Lock()
@@ -147,6 +193,7 @@ func (s *Server) closed(conn redcon.Conn, err error) {
 	if c == nil {
 		return
 	}
+	c.cancel()
 	s.mu.Lock()
 	delete(s.clients, c.id)
 	s.mu.Unlock()
@@ -168,20 +215,34 @@ func (s *Server) handle(conn redcon.Conn, cmd redcon.Command) {
 		}
 	}()
 	s.stats.commands.Add(1)
+	start := time.Now()
+	c.cur, c.ran = "", false
 	r := s.dispatch(conn, c, cmd.Args)
-	if c.quit {
-		s.write(conn, c, &r)
-		conn.Close()
-		return
+	s.record(c.cur, c.ran, &r, time.Since(start))
+	if c.multi != nil && r.IsError() && len(cmd.Args) > 0 && !runsInMulti(cmd.Args[0]) {
+		// A command refused while a transaction is open (unknown, wrong
+		// arity, not allowed, CROSSSLOT, NOAUTH, ...) dooms the
+		// transaction: EXEC will answer EXECABORT, as Redis does.
+		c.multi.dirty = true
 	}
-	s.write(conn, c, &r)
+	// CLIENT REPLY OFF and SKIP suppress replies, errors included; redcon
+	// sends nothing that is not written.
+	silent := c.replyOff || c.replySkip
+	c.replySkip = c.replySkipNext
+	c.replySkipNext = false
+	if !silent {
+		s.write(conn, c, &r)
+	}
+	if c.quit {
+		conn.Close()
+	}
 }
 
 // write encodes r for the client's protocol and queues it on the
 // connection; redcon flushes after the pipeline it read is served.
 func (s *Server) write(conn redcon.Conn, c *client, r *resp.Reply) {
 	c.buf = resp.AppendReply(c.buf[:0], r, c.proto)
-	conn.WriteRaw(c.buf)
+	s.queueReply(conn, c, c.buf)
 	if cap(c.buf) > 64<<10 {
 		c.buf = nil // do not pin a large reply's buffer for the connection's life
 	}

@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -39,6 +41,16 @@ type options struct {
 	snapshotInterval   time.Duration
 	trailingLogs       uint64
 	balanceLeaders     bool
+
+	// Client limits and access, named and valued as in redis.conf.
+	requirePass       string
+	protectedMode     bool
+	maxClients        int
+	timeoutSecs       int
+	tcpKeepAliveSecs  int
+	protoMaxBulkLen   int64
+	queryBufferLimit  int64
+	outputBufferLimit int64
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -60,11 +72,31 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.snapshotInterval, "snapshot-interval", cluster.DefaultSnapshotInterval, "how often to check whether a shard needs a snapshot")
 	fs.BoolVar(&o.balanceLeaders, "balance-leaders", true, "move each shard's leadership to its preferred node (round robin by node ID) when the cluster is healthy")
 	fs.Uint64Var(&o.trailingLogs, "raft-trailing-logs", cluster.DefaultTrailingLogs, "log entries kept after a snapshot, so a lagging replica can catch up without a snapshot install")
+	fs.StringVar(&o.requirePass, "requirepass", "", "password clients must give with AUTH (or HELLO ... AUTH) before any other command; empty: none")
+	o.protectedMode = true
+	fs.Var((*yesNo)(&o.protectedMode), "protected-mode", "yes or no: while no password is set and --addr listens on every interface, refuse clients from non-loopback addresses")
+	fs.IntVar(&o.maxClients, "maxclients", server.DefaultMaxClients, "most client connections open at once")
+	fs.IntVar(&o.timeoutSecs, "timeout", 0, "close a client idle for this many seconds (0: never)")
+	fs.IntVar(&o.tcpKeepAliveSecs, "tcp-keepalive", int(server.DefaultTCPKeepAlive/time.Second), "seconds of client silence before TCP keepalive probes (0: off)")
+	o.protoMaxBulkLen, o.queryBufferLimit, o.outputBufferLimit = server.DefaultProtoMaxBulkLen, server.DefaultQueryBufferLimit, server.DefaultOutputBufferLimit
+	fs.Var((*memory)(&o.protoMaxBulkLen), "proto-max-bulk-len", "largest bulk string in a request (512mb, 1gb, ...)")
+	fs.Var((*memory)(&o.queryBufferLimit), "client-query-buffer-limit", "most bytes of one unfinished request buffered for a client; past it the client is closed")
+	fs.Var((*memory)(&o.outputBufferLimit), "client-output-buffer-limit", "most reply bytes held for a client that does not read them; past it the client is closed")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	switch {
+	case o.maxClients < 1:
+		return o, errors.New("--maxclients must be at least 1")
+	case o.timeoutSecs < 0:
+		return o, errors.New("--timeout must not be negative")
+	case o.tcpKeepAliveSecs < 0:
+		return o, errors.New("--tcp-keepalive must not be negative")
+	case o.protoMaxBulkLen < 1:
+		return o, errors.New("--proto-max-bulk-len must be at least 1 byte")
 	}
 	if o.clusterAddr == "" {
 		ca, err := cluster.DefaultClusterAddr(o.addr)
@@ -74,6 +106,69 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		o.clusterAddr = ca
 	}
 	return o, nil
+}
+
+// limits are the client limits the flags set.
+func (o options) limits() server.Limits {
+	l := server.Limits{
+		ProtoMaxBulkLen:   o.protoMaxBulkLen,
+		QueryBufferLimit:  o.queryBufferLimit,
+		OutputBufferLimit: o.outputBufferLimit,
+		MaxClients:        o.maxClients,
+		IdleTimeout:       time.Duration(o.timeoutSecs) * time.Second,
+		TCPKeepAlive:      time.Duration(o.tcpKeepAliveSecs) * time.Second,
+	}
+	if o.tcpKeepAliveSecs == 0 {
+		l.TCPKeepAlive = -1 // off, as Redis's tcp-keepalive 0
+	}
+	return l
+}
+
+// yesNo is a boolean flag written as redis.conf writes one: yes or no.
+type yesNo bool
+
+func (b *yesNo) String() string {
+	if b != nil && *b {
+		return "yes"
+	}
+	return "no"
+}
+
+func (b *yesNo) Set(v string) error {
+	switch strings.ToLower(v) {
+	case "yes":
+		*b = true
+	case "no":
+		*b = false
+	default:
+		return errors.New("must be yes or no")
+	}
+	return nil
+}
+
+// memory is a size flag written as redis.conf writes one: 512mb, 1gb, ...
+type memory int64
+
+func (m *memory) String() string {
+	if m == nil || *m == 0 {
+		return "0"
+	}
+	n := int64(*m)
+	for _, u := range []struct {
+		size int64
+		name string
+	}{{1 << 30, "gb"}, {1 << 20, "mb"}, {1 << 10, "kb"}} {
+		if n%u.size == 0 {
+			return strconv.FormatInt(n/u.size, 10) + u.name
+		}
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+func (m *memory) Set(v string) error {
+	n, err := server.ParseMemory(v)
+	*m = memory(n)
+	return err
 }
 
 func newLogger(level, format string) (*zap.Logger, error) {
@@ -140,7 +235,8 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	srv := server.New(server.Config{Addr: o.addr, Version: version, DataDir: o.dir},
+	srv := server.New(server.Config{Addr: o.addr, Version: version, DataDir: o.dir,
+		Limits: o.limits(), RequirePass: o.requirePass, ProtectedMode: o.protectedMode},
 		server.NodeBackend{Node: node}, log)
 	if err := srv.Listen(); err != nil {
 		closeNode(node, log)

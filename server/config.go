@@ -1,0 +1,299 @@
+package server
+
+import (
+	"net"
+	"strconv"
+	"strings"
+	"sync/atomic"
+
+	"github.com/tidwall/redcon"
+
+	"github.com/raftcache/raftcache/resp"
+)
+
+// CONFIG GET, SET, RESETSTAT, REWRITE and HELP over the parameters
+// raftcache has. Values that describe how raftcache works differently
+// from Redis are fixed (save "", appendonly no, databases 1, maxmemory 0,
+// maxmemory-policy noeviction, cluster-enabled yes): CONFIG SET accepts
+// only the value they have and explains why for any other. requirepass is
+// never revealed: CONFIG GET answers an empty string whether or not a
+// password is set (Redis shows it).
+
+// configParam is one parameter. get returns its value; set, when the
+// parameter may change, checks a value (an error is the reason, Redis's
+// text after " - ") and returns the function that applies it.
+type configParam struct {
+	name    string
+	aliases []string
+	get     func(s *Server) string
+	set     func(s *Server, v string) (apply func(), reason string)
+}
+
+// runtimeConfig holds the values CONFIG SET may change.
+type runtimeConfig struct {
+	hashMaxListpackEntries atomic.Int64
+	hashMaxListpackValue   atomic.Int64
+}
+
+func (s *Server) initConfig() {
+	s.conf.hashMaxListpackEntries.Store(512)
+	s.conf.hashMaxListpackValue.Store(64)
+}
+
+func constant(v string) func(*Server) string { return func(*Server) string { return v } }
+
+// only accepts the one value a fixed parameter has, explaining why
+// otherwise.
+func only(value, why string, check func(string) string) func(*Server, string) (func(), string) {
+	return func(_ *Server, v string) (func(), string) {
+		if check != nil {
+			if reason := check(v); reason != "" {
+				return nil, reason
+			}
+		}
+		if !strings.EqualFold(v, value) {
+			return nil, why
+		}
+		return func() {}, ""
+	}
+}
+
+func checkYesNo(v string) string {
+	if !strings.EqualFold(v, "yes") && !strings.EqualFold(v, "no") {
+		return "argument must be 'yes' or 'no'"
+	}
+	return ""
+}
+
+func checkMemory(v string) string {
+	if _, ok := parseMemory(v); !ok {
+		return "argument must be a memory value"
+	}
+	return ""
+}
+
+var evictionPolicies = []string{"volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
+	"allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction"}
+
+func checkEnum(values []string) func(string) string {
+	return func(v string) string {
+		for _, e := range values {
+			if strings.EqualFold(v, e) {
+				return ""
+			}
+		}
+		return "argument(s) must be one of the following: " + strings.Join(values, ", ")
+	}
+}
+
+// intParam is a mutable integer parameter between lo and hi.
+func intParam(lo, hi int64, target func(s *Server) *atomic.Int64) (func(*Server) string, func(*Server, string) (func(), string)) {
+	get := func(s *Server) string { return strconv.FormatInt(target(s).Load(), 10) }
+	set := func(s *Server, v string) (func(), string) {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return nil, "argument couldn't be parsed into an integer"
+		}
+		if n < lo || n > hi {
+			return nil, "argument must be between " + strconv.FormatInt(lo, 10) + " and " +
+				strconv.FormatInt(hi, 10) + " inclusive"
+		}
+		return func() { target(s).Store(n) }, ""
+	}
+	return get, set
+}
+
+var configParams []*configParam
+
+func init() {
+	entriesGet, entriesSet := intParam(0, 1<<63-1, func(s *Server) *atomic.Int64 { return &s.conf.hashMaxListpackEntries })
+	valueGet, valueSet := intParam(0, 1<<63-1, func(s *Server) *atomic.Int64 { return &s.conf.hashMaxListpackValue })
+	configParams = []*configParam{
+		{name: "save", get: constant(""),
+			set: only("", "raftcache persists through Raft snapshots; save can only be empty", nil)},
+		{name: "appendonly", get: constant("no"),
+			set: only("no", "raftcache persists through its Raft log; appendonly can only be no", checkYesNo)},
+		{name: "appendfsync", get: constant("everysec")},
+		{name: "databases", get: constant("1")},
+		{name: "maxmemory", get: constant("0"),
+			set: only("0", "raftcache does not evict; maxmemory can only be 0", checkMemory)},
+		{name: "maxmemory-policy", get: constant("noeviction"),
+			set: only("noeviction", "raftcache does not evict; maxmemory-policy can only be noeviction",
+				checkEnum(evictionPolicies))},
+		{name: "cluster-enabled", get: constant("yes")},
+		{name: "latency-tracking", get: constant("no"),
+			set: only("no", "raftcache keeps no latency histograms; latency-tracking can only be no", checkYesNo)},
+		{name: "dir", get: func(s *Server) string { return s.cfg.DataDir }},
+		{name: "port", get: func(s *Server) string { return s.listenPort() }},
+		{name: "bind", get: func(s *Server) string { return s.listenHost() }},
+		{name: "requirepass", get: constant("")},
+		{name: "hash-max-listpack-entries", aliases: []string{"hash-max-ziplist-entries"}, get: entriesGet, set: entriesSet},
+		{name: "hash-max-listpack-value", aliases: []string{"hash-max-ziplist-value"}, get: valueGet, set: valueSet},
+	}
+	configParams = append(configParams, limitParams()...)
+	serverHandlers["config"] = cmdConfig
+}
+
+// lookupParam finds a parameter by name or alias, ignoring case.
+func lookupParam(name string) *configParam {
+	for _, p := range configParams {
+		if strings.EqualFold(p.name, name) {
+			return p
+		}
+		for _, a := range p.aliases {
+			if strings.EqualFold(a, name) {
+				return p
+			}
+		}
+	}
+	return nil
+}
+
+// listenPort and listenHost describe the client address.
+func (s *Server) listenPort() string {
+	addr := s.cfg.Addr
+	if s.ln != nil {
+		addr = s.ln.Addr().String()
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "0"
+	}
+	return port
+}
+
+func (s *Server) listenHost() string {
+	host, _, err := net.SplitHostPort(s.cfg.Addr)
+	if err != nil || host == "" {
+		return "* -::*"
+	}
+	return host
+}
+
+func cmdConfig(s *Server, _ redcon.Conn, _ *client, _, sub *resp.Command, a [][]byte) resp.Reply {
+	switch sub.Name {
+	case "get":
+		return s.configGet(a[2:])
+	case "set":
+		return s.configSet(a[2:])
+	case "resetstat":
+		s.resetStats()
+		return resp.OK
+	case "rewrite":
+		return resp.NewError("ERR The server is running without a config file").Reply()
+	case "help":
+		return helpReply(configHelp)
+	}
+	return resp.ErrUnknownSubcommand(a[0], a[1]).Reply()
+}
+
+// configGet answers a map of every parameter matching any of the
+// patterns. A name without glob characters is answered under the name
+// as the client wrote it, as Redis does.
+func (s *Server) configGet(patterns [][]byte) resp.Reply {
+	seen := map[string]bool{}
+	var kv []resp.Reply
+	add := func(name string, p *configParam) {
+		if seen[strings.ToLower(name)] {
+			return
+		}
+		seen[strings.ToLower(name)] = true
+		kv = append(kv, resp.BulkString(name), resp.BulkString(p.get(s)))
+	}
+	for _, pat := range patterns {
+		if !hasGlob(pat) {
+			if p := lookupParam(string(pat)); p != nil {
+				add(string(pat), p)
+			}
+			continue
+		}
+		for _, p := range configParams {
+			for _, name := range append([]string{p.name}, p.aliases...) {
+				if globMatch(pat, []byte(name), true) {
+					add(name, p)
+				}
+			}
+		}
+	}
+	return resp.Map(kv...)
+}
+
+// configSet checks every pair before it changes anything, so a refused
+// CONFIG SET changes nothing.
+func (s *Server) configSet(args [][]byte) resp.Reply {
+	if len(args)%2 != 0 {
+		return resp.ErrSyntax.Reply()
+	}
+	params := make([]*configParam, 0, len(args)/2)
+	for i := 0; i < len(args); i += 2 {
+		p := lookupParam(string(args[i]))
+		if p == nil {
+			return resp.NewError("ERR Unknown option or number of arguments for CONFIG SET - '" +
+				sanitizeArg(args[i]) + "'").Reply()
+		}
+		if p.set == nil {
+			return configSetFailed(args[i], "can't set immutable config")
+		}
+		// As in Redis, a name given twice is refused; a name and its
+		// alias are not the same name, and the later one wins.
+		for j := 0; j < i; j += 2 {
+			if strings.EqualFold(string(args[j]), string(args[i])) {
+				return configSetFailed(args[i], "duplicate parameter")
+			}
+		}
+		params = append(params, p)
+	}
+	applies := make([]func(), 0, len(params))
+	for i, p := range params {
+		apply, reason := p.set(s, string(args[2*i+1]))
+		if reason != "" {
+			return configSetFailed(args[2*i], reason)
+		}
+		applies = append(applies, apply)
+	}
+	for _, apply := range applies {
+		apply()
+	}
+	return resp.OK
+}
+
+func configSetFailed(name []byte, reason string) resp.Reply {
+	return resp.NewError("ERR CONFIG SET failed (possibly related to argument '" + sanitizeArg(name) +
+		"') - " + reason).Reply()
+}
+
+// parseMemory parses a memory value as Redis's memtoull does: digits with
+// an optional unit b, k, kb, m, mb, g or gb in any case.
+func parseMemory(v string) (uint64, bool) {
+	i := 0
+	for i < len(v) && v[i] >= '0' && v[i] <= '9' {
+		i++
+	}
+	if i == 0 {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(v[:i], 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	mul := map[string]uint64{"": 1, "b": 1, "k": 1000, "kb": 1024, "m": 1000 * 1000, "mb": 1024 * 1024,
+		"g": 1000 * 1000 * 1000, "gb": 1024 * 1024 * 1024}[strings.ToLower(v[i:])]
+	if mul == 0 || n > (1<<64-1)/mul {
+		return 0, false
+	}
+	return n * mul, true
+}
+
+var configHelp = []string{
+	"CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+	"GET <pattern>",
+	"    Return parameters matching the glob-like <pattern> and their values.",
+	"SET <directive> <value>",
+	"    Set the configuration <directive> to <value>.",
+	"RESETSTAT",
+	"    Reset statistics reported by the INFO command.",
+	"REWRITE",
+	"    Rewrite the configuration file.",
+	"HELP",
+	"    Prints this help.",
+}

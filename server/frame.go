@@ -1,0 +1,583 @@
+package server
+
+import (
+	"bytes"
+	"math"
+	"strconv"
+
+	"github.com/raftcache/raftcache/resp"
+)
+
+// framer turns the bytes a client sends into canonical multibulk frames
+// ("*N\r\n" then N times "$len\r\ndata\r\n") for redcon, whose own reader
+// then never sees a byte a client chose freely outside bulk data. It reads
+// the stream as Redis 7.0's processInlineBuffer and processMultibulkBuffer
+// do, with the same leniencies and the same errors, and it checks every
+// length before it trusts it: a claimed size only ever bounds a copy of
+// bytes that have arrived, so no claim makes it allocate.
+//
+// Input comes in pieces of any size (feed); the result does not depend on
+// how the stream was cut. Output collects in out: frames that are
+// complete, possibly followed by the beginning of the next one. A framer
+// is owned by one connection's goroutine.
+type framer struct {
+	maxBulk      int64
+	maxMultibulk int64
+	maxQuery     int64
+	// unauth is set by the connection before each feed: while the client
+	// has yet to authenticate, requests are bounded by maxUnauthArgs and
+	// maxUnauthBulk, and feed stops after each request, so the next one
+	// is judged after this one has run (it may be AUTH).
+	unauth bool
+
+	state    frameState
+	line     lineScan
+	args     int64 // bulks still to come in the current multibulk request
+	bulkLeft int64 // payload bytes still to come in the current bulk
+	skip     int   // bytes to drop before the next state
+	reqBytes int64 // input bytes of the request being read
+	inline   []byte
+
+	// out holds canonical bytes not yet handed on, from outPos.
+	// endsPending says a request ended in out since the last time out
+	// ran dry: handing all of out on delivers a whole command.
+	out         []byte
+	outPos      int
+	endsPending bool
+	lastEnd     int // len(out) just after the last complete request
+
+	// err is the first error; the framer stops at it for good.
+	err error
+
+	// scratch for inline requests
+	argBuf  []byte
+	argEnds []int
+}
+
+type frameState uint8
+
+const (
+	stRequest  frameState = iota // at the first byte of a request
+	stInline                     // in an inline request line, looking for '\n'
+	stMbulk                      // in "*<count>", looking for '\r'
+	stMbulkEnd                   // after that '\r': one byte to drop
+	stBulk                       // in "$<len>", looking for '\r'
+	stBulkEnd                    // after that '\r': one byte to drop
+	stData                       // in bulk data
+	stDataEnd                    // after bulk data: two bytes to drop
+)
+
+// lineScan follows one line of a request. Redis finds line ends with
+// strchr, which stops at a NUL byte: a line with a NUL before its end
+// never ends, and only its length can end it, with a "too big" error.
+type lineScan struct {
+	n      int64 // bytes of the line seen so far
+	dead   bool  // a NUL came before the line's end
+	first  byte  // a count line's type byte ('*' or, hopefully, '$')
+	num    [21]byte
+	numLen int // bytes after first kept in num; more mark the number invalid
+}
+
+// outHigh bounds how much feed adds to out in one call, so a connection's
+// buffers stay small whatever a request claims: bulk data is handed on as
+// it arrives.
+const outHigh = 32 << 10
+
+// Errors that close the connection without a reply.
+type guardError struct{ msg string }
+
+func (e *guardError) Error() string { return e.msg }
+
+var (
+	errQueryBufferLimit = &guardError{"query buffer limit reached"}
+	errFramerPanic      = &guardError{"internal error while reading the request"}
+)
+
+func newFramer(lim Limits) framer {
+	return framer{maxBulk: lim.ProtoMaxBulkLen, maxMultibulk: lim.MaxMultibulkLen, maxQuery: lim.QueryBufferLimit}
+}
+
+// feed reads requests from in and returns how many bytes it consumed. It
+// stops early at an error, after each request while the client is
+// unauthenticated, and when out has grown past outHigh.
+func (f *framer) feed(in []byte) int {
+	i := 0
+	for i < len(in) && f.err == nil && len(f.out)-f.outPos < outHigh {
+		k := 0
+		ended := false
+		switch f.state {
+		case stRequest:
+			f.line = lineScan{}
+			if in[i] == '*' {
+				f.state = stMbulk
+				k, ended = f.scanCountLine(in[i:])
+			} else {
+				f.state = stInline
+				k, ended = f.scanInline(in[i:])
+			}
+		case stInline:
+			k, ended = f.scanInline(in[i:])
+		case stMbulk, stBulk:
+			k, ended = f.scanCountLine(in[i:])
+		case stMbulkEnd, stBulkEnd:
+			k, ended = 1, f.endCountLine()
+		case stData:
+			rest := in[i:]
+			if int64(len(rest)) >= f.bulkLeft+2 {
+				// The data and the two bytes after it are here.
+				k = int(f.bulkLeft) + 2
+				f.out = append(f.out, rest[:f.bulkLeft]...)
+				f.bulkLeft = 0
+				ended = f.endBulk()
+				break
+			}
+			k = int(min(int64(len(rest)), f.bulkLeft))
+			f.out = append(f.out, rest[:k]...)
+			f.bulkLeft -= int64(k)
+			if f.bulkLeft == 0 {
+				f.state, f.skip = stDataEnd, 2
+			}
+		case stDataEnd:
+			k = min(len(in)-i, f.skip)
+			f.skip -= k
+			if f.skip == 0 {
+				ended = f.endBulk()
+			}
+		}
+		i += k
+		f.reqBytes += int64(k)
+		if f.reqBytes > f.maxQuery && f.err == nil {
+			f.err = errQueryBufferLimit
+		}
+		if ended {
+			f.reqBytes = 0
+			if f.unauth {
+				break
+			}
+		}
+	}
+	return i
+}
+
+// endBulk finishes a bulk whose data and the two bytes after it were read,
+// and reports whether that ended the request.
+func (f *framer) endBulk() bool {
+	f.out = append(f.out, '\r', '\n')
+	f.args--
+	if f.args == 0 {
+		f.endRequest()
+		return true
+	}
+	f.state = stBulk
+	f.line = lineScan{}
+	return false
+}
+
+// take copies pending output into p. boundary reports that out ran dry
+// with the end of a request among the bytes handed on since it last did.
+func (f *framer) take(p []byte) (n int, boundary bool) {
+	n = copy(p, f.out[f.outPos:])
+	f.outPos += n
+	if f.outPos == len(f.out) {
+		boundary = f.endsPending
+		f.endsPending = false
+		f.outPos, f.lastEnd = 0, 0
+		if cap(f.out) > 4*outHigh {
+			f.out = nil // an inline request can expand a lot; do not keep that
+		} else {
+			f.out = f.out[:0]
+		}
+	}
+	return n, boundary
+}
+
+// dropPartial forgets the output of a request that an error cut short.
+func (f *framer) dropPartial() {
+	f.out = f.out[:max(f.lastEnd, f.outPos)]
+}
+
+// endRequest marks the end of a request in out.
+func (f *framer) endRequest() {
+	f.state = stRequest
+	if len(f.out) > f.lastEnd {
+		f.lastEnd = len(f.out)
+		f.endsPending = true
+	}
+}
+
+// scanCountLine reads a "*<count>" or "$<len>" line up to its '\r' and,
+// when the byte after that is here too, judges the line.
+func (f *framer) scanCountLine(in []byte) (int, bool) {
+	l := &f.line
+	if !l.dead {
+		end := bytes.IndexByte(in, '\r')
+		seg := in
+		if end >= 0 {
+			seg = in[:end]
+		}
+		if bytes.IndexByte(seg, 0) < 0 {
+			for _, c := range seg {
+				if l.n == 0 {
+					l.first = c
+				} else {
+					if l.numLen < len(l.num) {
+						l.num[l.numLen] = c
+					}
+					l.numLen++
+				}
+				l.n++
+			}
+			if end < 0 {
+				if l.n > maxInlineLen {
+					f.tooBigCountLine()
+				}
+				return len(in), false
+			}
+			if l.n == 0 {
+				l.first = '\r' // an empty line: Redis looks at the '\r' itself
+			}
+			if f.state == stMbulk {
+				f.state = stMbulkEnd
+			} else {
+				f.state = stBulkEnd
+			}
+			if end+1 < len(in) {
+				return end + 2, f.endCountLine()
+			}
+			return end + 1, false
+		}
+		l.dead = true
+	}
+	l.n += int64(len(in))
+	if l.n > maxInlineLen {
+		f.tooBigCountLine()
+	}
+	return len(in), false
+}
+
+func (f *framer) tooBigCountLine() {
+	if f.state == stMbulk {
+		f.err = resp.ErrProtoTooBigMbulkCount
+	} else {
+		f.err = resp.ErrProtoTooBigBulkCount
+	}
+}
+
+// endCountLine judges a count line once the byte after its '\r' has been
+// dropped, and reports whether that ended the request (an empty
+// multibulk).
+func (f *framer) endCountLine() bool {
+	if f.state == stMbulkEnd {
+		f.endMbulkLine()
+		return f.state == stRequest
+	}
+	f.endBulkLine()
+	return false
+}
+
+// endMbulkLine judges "*<count>" as Redis does: not a number or above
+// INT_MAX, then above 10 before authentication, then above our own limit;
+// zero or negative counts are requests to ignore.
+func (f *framer) endMbulkLine() {
+	n, ok := parseRedisInt(f.line.numBytes())
+	switch {
+	case !ok || n > math.MaxInt32:
+		f.err = resp.ErrProtoInvalidMultibulkLen
+	case n > maxUnauthArgs && f.unauth:
+		f.err = resp.ErrProtoUnauthMultibulkLen
+	case n > f.maxMultibulk:
+		f.err = resp.ErrProtoInvalidMultibulkLen
+	case n <= 0:
+		f.state = stRequest
+	default:
+		f.out = append(f.out, '*')
+		f.out = strconv.AppendInt(f.out, n, 10)
+		f.out = append(f.out, '\r', '\n')
+		f.args = n
+		f.state = stBulk
+		f.line = lineScan{}
+	}
+}
+
+// endBulkLine judges "$<len>".
+func (f *framer) endBulkLine() {
+	if f.line.first != '$' {
+		f.err = resp.ErrProtoExpectedDollar(f.line.first)
+		return
+	}
+	n, ok := parseRedisInt(f.line.numBytes())
+	switch {
+	case !ok || n < 0 || n > f.maxBulk:
+		f.err = resp.ErrProtoInvalidBulkLen
+	case n > maxUnauthBulk && f.unauth:
+		f.err = resp.ErrProtoUnauthBulkLen
+	default:
+		f.out = append(f.out, '$')
+		f.out = strconv.AppendInt(f.out, n, 10)
+		f.out = append(f.out, '\r', '\n')
+		f.bulkLeft = n
+		if n == 0 {
+			f.state, f.skip = stDataEnd, 2
+		} else {
+			f.state = stData
+		}
+	}
+}
+
+func (l *lineScan) numBytes() []byte {
+	if l.numLen > len(l.num) {
+		return nil // longer than any number string2ll accepts
+	}
+	return l.num[:l.numLen]
+}
+
+// scanInline reads an inline request line up to its '\n' and frames it.
+func (f *framer) scanInline(in []byte) (int, bool) {
+	l := &f.line
+	if l.dead {
+		l.n += int64(len(in))
+		if l.n > maxInlineLen {
+			f.err = resp.ErrProtoTooBigInline
+		}
+		return len(in), false
+	}
+	end := bytes.IndexByte(in, '\n')
+	seg := in
+	if end >= 0 {
+		seg = in[:end]
+	}
+	if z := bytes.IndexByte(seg, 0); z >= 0 {
+		l.dead = true
+		f.inline = f.inline[:0]
+		l.n += int64(len(in))
+		if l.n > maxInlineLen {
+			f.err = resp.ErrProtoTooBigInline
+		}
+		return len(in), false
+	}
+	l.n += int64(len(seg))
+	// The line may hold 64 KiB besides its "\r\n".
+	if l.n > maxInlineLen+1 {
+		f.err = resp.ErrProtoTooBigInline
+		return len(seg), false
+	}
+	if end < 0 {
+		f.inline = append(f.inline, seg...)
+		return len(in), false
+	}
+	line := seg
+	if len(f.inline) > 0 {
+		f.inline = append(f.inline, seg...)
+		line = f.inline
+	}
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
+	}
+	if len(line) > maxInlineLen {
+		f.err = resp.ErrProtoTooBigInline
+		return end + 1, false
+	}
+	var ok bool
+	f.argBuf, f.argEnds, ok = splitArgs(line, f.argBuf[:0], f.argEnds[:0])
+	if cap(f.inline) > 4<<10 {
+		f.inline = nil
+	} else {
+		f.inline = f.inline[:0]
+	}
+	if !ok {
+		f.err = resp.ErrProtoUnbalancedQuotes
+		return end + 1, false
+	}
+	f.state = stRequest
+	if len(f.argEnds) > 0 {
+		f.out = append(f.out, '*')
+		f.out = strconv.AppendInt(f.out, int64(len(f.argEnds)), 10)
+		f.out = append(f.out, '\r', '\n')
+		start := 0
+		for _, e := range f.argEnds {
+			f.out = append(f.out, '$')
+			f.out = strconv.AppendInt(f.out, int64(e-start), 10)
+			f.out = append(f.out, '\r', '\n')
+			f.out = append(f.out, f.argBuf[start:e]...)
+			f.out = append(f.out, '\r', '\n')
+			start = e
+		}
+		f.endRequest()
+	}
+	if cap(f.argBuf) > 4<<10 {
+		f.argBuf, f.argEnds = nil, nil
+	}
+	return end + 1, true
+}
+
+// splitArgs splits an inline request line into arguments exactly as
+// Redis's sdssplitargs does: blanks separate arguments; "double quotes"
+// take \xHH and the escapes \n \r \t \b \a, and any other escaped byte
+// stands for itself; 'single quotes' take only \'; a closing quote must be
+// followed by a blank or the end of the line, and an unclosed quote makes
+// the line invalid (ok is false). A quote may start in the middle of an
+// argument (a"b c" is one argument, "ab c"). Each argument's bytes are
+// appended to buf and its end offset to ends. line holds no NUL byte (the
+// caller guarantees it); past its end reads as NUL, as in C.
+func splitArgs(line, buf []byte, ends []int) ([]byte, []int, bool) {
+	at := func(i int) byte {
+		if i < len(line) {
+			return line[i]
+		}
+		return 0
+	}
+	i := 0
+	for {
+		for i < len(line) && isCSpace(line[i]) {
+			i++
+		}
+		if i >= len(line) {
+			return buf, ends, true
+		}
+		inq, insq, done := false, false, false
+		for !done {
+			if !inq && !insq {
+				// Plain bytes, in bulk.
+				j := i
+				for j < len(line) && !isPlainEnd(line[j]) {
+					j++
+				}
+				buf = append(buf, line[i:j]...)
+				i = j
+			}
+			c := at(i)
+			switch {
+			case inq:
+				switch {
+				case c == '\\' && at(i+1) == 'x' && isHex(at(i+2)) && isHex(at(i+3)):
+					buf = append(buf, unhex(at(i+2))<<4|unhex(at(i+3)))
+					i += 3
+				case c == '\\' && at(i+1) != 0:
+					i++
+					switch e := at(i); e {
+					case 'n':
+						buf = append(buf, '\n')
+					case 'r':
+						buf = append(buf, '\r')
+					case 't':
+						buf = append(buf, '\t')
+					case 'b':
+						buf = append(buf, '\b')
+					case 'a':
+						buf = append(buf, '\a')
+					default:
+						buf = append(buf, e)
+					}
+				case c == '"':
+					if n := at(i + 1); n != 0 && !isCSpace(n) {
+						return buf, ends, false
+					}
+					done = true
+				case c == 0:
+					return buf, ends, false
+				default:
+					buf = append(buf, c)
+				}
+			case insq:
+				switch {
+				case c == '\\' && at(i+1) == '\'':
+					i++
+					buf = append(buf, '\'')
+				case c == '\'':
+					if n := at(i + 1); n != 0 && !isCSpace(n) {
+						return buf, ends, false
+					}
+					done = true
+				case c == 0:
+					return buf, ends, false
+				default:
+					buf = append(buf, c)
+				}
+			default:
+				switch c {
+				case ' ', '\n', '\r', '\t', 0:
+					done = true
+				case '"':
+					inq = true
+				case '\'':
+					insq = true
+				default:
+					buf = append(buf, c)
+				}
+			}
+			if at(i) != 0 {
+				i++
+			}
+		}
+		ends = append(ends, len(buf))
+	}
+}
+
+// isPlainEnd reports whether c ends a run of plain bytes in an unquoted
+// argument: a blank that ends the argument or a quote that starts a
+// quoted part.
+func isPlainEnd(c byte) bool {
+	return c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '"' || c == '\''
+}
+
+// isCSpace is C's isspace in the C locale.
+func isCSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0'
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10
+	}
+	return c - 'A' + 10
+}
+
+// parseRedisInt parses b as Redis's string2ll: an optional '-', then "0"
+// alone or a digit 1-9 followed by digits, in the int64 range, at most 20
+// bytes. "+1", "01", "-0", " 1" and "" are not numbers.
+func parseRedisInt(b []byte) (int64, bool) {
+	if len(b) == 0 || len(b) >= 21 {
+		return 0, false
+	}
+	if len(b) == 1 && b[0] == '0' {
+		return 0, true
+	}
+	neg := b[0] == '-'
+	if neg {
+		b = b[1:]
+		if len(b) == 0 {
+			return 0, false
+		}
+	}
+	if b[0] < '1' || b[0] > '9' {
+		return 0, false
+	}
+	var v uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		d := uint64(c - '0')
+		if v > (math.MaxUint64-d)/10 {
+			return 0, false
+		}
+		v = v*10 + d
+	}
+	if neg {
+		if v > 1<<63 {
+			return 0, false
+		}
+		return -int64(v), true
+	}
+	if v > math.MaxInt64 {
+		return 0, false
+	}
+	return int64(v), true
+}

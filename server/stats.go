@@ -1,0 +1,106 @@
+package server
+
+import (
+	"bytes"
+	"sort"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/raftcache/raftcache/resp"
+)
+
+// commandStats are one command's counters for INFO commandstats: calls
+// that ran, their total time, calls refused before they ran (arity,
+// CROSSSLOT, a transaction's rules, ...) and calls that ran and answered
+// an error.
+type commandStats struct {
+	calls, usec, rejected, failed atomic.Int64
+}
+
+// record counts one command for INFO's stats and commandstats: name is
+// its full name ("" for an unknown command), ran whether it was executed
+// rather than refused or queued.
+func (s *Server) record(name string, ran bool, r *resp.Reply, took time.Duration) {
+	if r.IsError() {
+		s.stats.errors.Add(1)
+		code := r.Str
+		if i := bytes.IndexByte(code, ' '); i >= 0 {
+			code = code[:i]
+		}
+		v, ok := s.stats.perError.Load(string(code))
+		if !ok {
+			v, _ = s.stats.perError.LoadOrStore(string(code), new(atomic.Int64))
+		}
+		v.(*atomic.Int64).Add(1)
+	}
+	if name == "" {
+		return
+	}
+	v, ok := s.stats.perCommand.Load(name)
+	if !ok {
+		v, _ = s.stats.perCommand.LoadOrStore(name, new(commandStats))
+	}
+	cs := v.(*commandStats)
+	switch {
+	case !ran && r.IsError():
+		cs.rejected.Add(1)
+	case ran:
+		cs.calls.Add(1)
+		cs.usec.Add(took.Microseconds())
+		if r.IsError() {
+			cs.failed.Add(1)
+		}
+	}
+}
+
+// resetStats zeroes the statistics, for CONFIG RESETSTAT.
+func (s *Server) resetStats() {
+	s.stats.commands.Store(0)
+	s.stats.connections.Store(0)
+	s.stats.rejected.Store(0)
+	s.stats.errors.Store(0)
+	s.stats.perCommand.Clear()
+	s.stats.perError.Clear()
+}
+
+func (s *Server) infoCommandStats(b *infoBuilder) {
+	type row struct {
+		name string
+		cs   *commandStats
+	}
+	var rows []row
+	s.stats.perCommand.Range(func(k, v any) bool {
+		rows = append(rows, row{k.(string), v.(*commandStats)})
+		return true
+	})
+	sort.Slice(rows, func(i, j int) bool { return rows[i].name < rows[j].name })
+	for _, r := range rows {
+		calls, usec := r.cs.calls.Load(), r.cs.usec.Load()
+		per := 0.0
+		if calls > 0 {
+			per = float64(usec) / float64(calls)
+		}
+		if calls == 0 && r.cs.rejected.Load() == 0 {
+			continue
+		}
+		b.field("cmdstat_"+r.name, "calls="+strconv.FormatInt(calls, 10)+
+			",usec="+strconv.FormatInt(usec, 10)+
+			",usec_per_call="+strconv.FormatFloat(per, 'f', 2, 64)+
+			",rejected_calls="+strconv.FormatInt(r.cs.rejected.Load(), 10)+
+			",failed_calls="+strconv.FormatInt(r.cs.failed.Load(), 10))
+	}
+}
+
+func (s *Server) infoErrorStats(b *infoBuilder) {
+	var codes []string
+	s.stats.perError.Range(func(k, _ any) bool {
+		codes = append(codes, k.(string))
+		return true
+	})
+	sort.Strings(codes)
+	for _, code := range codes {
+		v, _ := s.stats.perError.Load(code)
+		b.field("errorstat_"+code, "count="+strconv.FormatInt(v.(*atomic.Int64).Load(), 10))
+	}
+}

@@ -1,0 +1,337 @@
+package server
+
+import (
+	"github.com/tidwall/redcon"
+
+	"github.com/raftcache/raftcache/resp"
+	"github.com/raftcache/raftcache/store"
+)
+
+// Transactions (MULTI, EXEC, DISCARD, WATCH, UNWATCH).
+//
+// A transaction runs on one shard, as one Raft entry: EXEC proposes
+// [raftcache.tx guard] + the queued data commands (reads included, so they
+// see exactly the state the writes see) as a single Propose batch, which
+// the store applies atomically. The server's own commands queued in the
+// transaction (PING, ECHO, CLIENT ..., INFO, ...) touch no key; they run
+// after the batch and their replies take their places in EXEC's array.
+//
+// Every key of a transaction, queued or watched, must live in one shard:
+// Raft groups cannot commit together. As Redis Cluster does per slot, a
+// queued command whose own keys span shards is refused at once (CROSSSLOT,
+// and EXEC then answers EXECABORT), and commands or watched keys that are
+// each fine but together span shards make EXEC answer CROSSSLOT and discard
+// the transaction. A check of another shard's watched keys just before the
+// proposal would leave a window in which a write there goes unseen, so
+// raftcache refuses rather than pretends.
+//
+// WATCH reads each key's version with raftcache.version (linearizably, on
+// the shard's leader) and the connection keeps them; EXEC hands them to
+// the raftcache.tx guard, which the store evaluates inside the same entry:
+// any watched key changed since → the whole batch is skipped and EXEC
+// answers a null array.
+
+// txControl lists the commands that run at once even inside MULTI, as
+// Redis's processCommand lets them through; every other command is queued.
+var txControl = map[string]bool{
+	"exec": true, "discard": true, "multi": true, "watch": true, "quit": true, "reset": true,
+}
+
+// runsInMulti reports whether the command named name runs at once inside
+// MULTI rather than being queued.
+func runsInMulti(name []byte) bool {
+	cmd := resp.Lookup(name)
+	return cmd != nil && txControl[cmd.Name]
+}
+
+// keyspaceWide lists the server commands that read or change every shard.
+// Inside a transaction they can only be atomic when the node has a single
+// shard; then they join the batch as store commands.
+var keyspaceWide = map[string]bool{
+	"dbsize": true, "flushall": true, "flushdb": true, "keys": true, "randomkey": true, "scan": true,
+}
+
+// txState is an open transaction.
+type txState struct {
+	queue []queuedCmd
+	// dirty is set when a command was refused while queueing; EXEC then
+	// answers EXECABORT.
+	dirty bool
+}
+
+// queuedCmd is one queued command: a private copy of its arguments
+// (redcon's slices alias its read buffer) and where EXEC runs it.
+type queuedCmd struct {
+	cmd, sub *resp.Command
+	args     [][]byte
+	// inBatch: the command joins the Raft batch (a data command, or a
+	// keyspace-wide one on a single-shard node); otherwise it is a server
+	// command run after the batch.
+	inBatch bool
+	// shard and slot of the command's keys; shard is -1 when it has none.
+	shard, slot int
+}
+
+// watchedKey is a key WATCH recorded, with the version the store
+// reported for it.
+type watchedKey struct {
+	store.KeyVersion
+	shard, slot int
+}
+
+var (
+	errNotInMulti = resp.NewError("ERR Command not allowed inside a transaction")
+	// errWideInMulti refuses a keyspace-wide command in a transaction on
+	// a node with several shards.
+	errWideInMulti = resp.NewError("ERR this command spans every shard and a transaction runs on one shard; raftcache allows it inside MULTI only on a single-shard node")
+)
+
+func init() {
+	serverHandlers["multi"] = cmdMulti
+	serverHandlers["exec"] = func(s *Server, conn redcon.Conn, c *client, _, _ *resp.Command, _ [][]byte) resp.Reply {
+		return s.exec(conn, c)
+	}
+	serverHandlers["discard"] = cmdDiscard
+	serverHandlers["watch"] = func(s *Server, _ redcon.Conn, c *client, _, _ *resp.Command, a [][]byte) resp.Reply {
+		return s.watch(c, a)
+	}
+	serverHandlers["unwatch"] = func(_ *Server, _ redcon.Conn, c *client, _, _ *resp.Command, _ [][]byte) resp.Reply {
+		c.unwatch()
+		return resp.OK
+	}
+}
+
+func cmdMulti(_ *Server, _ redcon.Conn, c *client, _, _ *resp.Command, _ [][]byte) resp.Reply {
+	if c.multi != nil {
+		return resp.ErrNestedMulti.Reply()
+	}
+	c.multi = &txState{}
+	c.shared.multi.Store(0)
+	return resp.OK
+}
+
+func cmdDiscard(_ *Server, _ redcon.Conn, c *client, _, _ *resp.Command, _ [][]byte) resp.Reply {
+	if c.multi == nil {
+		return resp.ErrDiscardNoMulti.Reply()
+	}
+	c.endMulti()
+	c.unwatch()
+	return resp.OK
+}
+
+// endMulti closes the open transaction without running it.
+func (c *client) endMulti() {
+	c.multi = nil
+	c.shared.multi.Store(-1)
+}
+
+// unwatch forgets every watched key.
+func (c *client) unwatch() { c.watched = nil }
+
+// queue checks a command as Redis does before queueing it and queues a
+// copy. A refusal returns an error, which marks the transaction dirty
+// (see Server.handle).
+func (s *Server) queue(c *client, cmd, sub *resp.Command, args [][]byte) resp.Reply {
+	flags := cmd.Flags
+	if sub != nil {
+		flags = sub.Flags
+	}
+	if flags&resp.FlagNoMulti != 0 {
+		return errNotInMulti.Reply()
+	}
+	q := queuedCmd{cmd: cmd, sub: sub, shard: -1}
+	_, isServer := serverHandlers[cmd.Name]
+	switch {
+	case isServer && keyspaceWide[cmd.Name]:
+		if s.backend.NumShards() != 1 {
+			return errWideInMulti.Reply()
+		}
+		q.inBatch = true
+	case isServer:
+	default:
+		if ok, _ := store.Supports(args[0]); !ok {
+			return resp.ErrUnknownCommand(args).Reply()
+		}
+		c.keyPos = cmd.KeyPositions(c.keyPos[:0], len(args))
+		if len(c.keyPos) == 0 {
+			return resp.NewError("ERR command '" + cmd.Name + "' has no key to route by").Reply()
+		}
+		q.inBatch = true
+		q.slot = store.SlotOf(args[c.keyPos[0]])
+		q.shard = s.backend.ShardOfSlot(q.slot)
+		for _, p := range c.keyPos[1:] {
+			if s.backend.ShardOfSlot(store.SlotOf(args[p])) != q.shard {
+				return resp.ErrCrossSlot.Reply()
+			}
+		}
+	}
+	q.args = copyArgs(args)
+	c.multi.queue = append(c.multi.queue, q)
+	c.shared.multi.Store(int32(len(c.multi.queue)))
+	return resp.Queued
+}
+
+// copyArgs returns a private copy of args in one allocation for the bytes.
+func copyArgs(args [][]byte) [][]byte {
+	n := 0
+	for _, a := range args {
+		n += len(a)
+	}
+	buf := make([]byte, 0, n)
+	out := make([][]byte, len(args))
+	for i, a := range args {
+		buf = append(buf, a...)
+		out[i] = buf[len(buf)-len(a) : len(buf) : len(buf)]
+	}
+	return out
+}
+
+// watch implements WATCH key [key ...].
+func (s *Server) watch(c *client, args [][]byte) resp.Reply {
+	if c.multi != nil {
+		return resp.ErrWatchInMulti.Reply()
+	}
+	slot := store.SlotOf(args[1])
+	shard := s.backend.ShardOfSlot(slot)
+	var fresh [][]byte
+	for _, key := range args[1:] {
+		if s.backend.ShardOfSlot(store.SlotOf(key)) != shard {
+			return resp.ErrCrossSlot.Reply()
+		}
+		if !c.watching(key) && !containsKey(fresh, key) {
+			fresh = append(fresh, key)
+		}
+	}
+	if len(fresh) == 0 {
+		return resp.OK
+	}
+	s.waitPause(c, false)
+	r, err := s.backend.Read(s.ctx, shard, append([][]byte{[]byte(store.CmdVersion)}, fresh...))
+	if err != nil {
+		return s.backendError(err, slot)
+	}
+	if r.IsError() {
+		return r
+	}
+	versions, err := store.ParseVersions(fresh, r)
+	if err != nil {
+		return resp.ErrorReply(err)
+	}
+	for _, v := range versions {
+		v.Key = append([]byte(nil), v.Key...)
+		c.watched = append(c.watched, watchedKey{KeyVersion: v, shard: shard, slot: store.SlotOf(v.Key)})
+	}
+	return resp.OK
+}
+
+func (c *client) watching(key []byte) bool {
+	for _, w := range c.watched {
+		if string(w.Key) == string(key) {
+			return true
+		}
+	}
+	return false
+}
+
+func containsKey(keys [][]byte, key []byte) bool {
+	for _, k := range keys {
+		if string(k) == string(key) {
+			return true
+		}
+	}
+	return false
+}
+
+// exec implements EXEC: see the comment at the top of this file.
+func (s *Server) exec(conn redcon.Conn, c *client) resp.Reply {
+	tx := c.multi
+	if tx == nil {
+		return resp.ErrExecNoMulti.Reply()
+	}
+	c.endMulti()
+	watched := c.watched
+	c.unwatch()
+	if tx.dirty {
+		return resp.ErrExecAbort.Reply()
+	}
+	// The transaction's shard: that of every keyed command and every
+	// watched key. A keyspace-wide command has no shard of its own (the
+	// node then has one shard).
+	shard, slot := -1, 0
+	write, batch := false, 0
+	for _, q := range tx.queue {
+		if !q.inBatch {
+			continue
+		}
+		batch++
+		write = write || q.cmd.IsWrite() || (q.sub != nil && q.sub.IsWrite())
+		if q.shard < 0 {
+			continue
+		}
+		if shard >= 0 && q.shard != shard {
+			return resp.ErrCrossSlot.Reply()
+		}
+		shard, slot = q.shard, q.slot
+	}
+	for _, w := range watched {
+		if shard >= 0 && w.shard != shard {
+			return resp.ErrCrossSlot.Reply()
+		}
+		shard, slot = w.shard, w.slot
+	}
+	if shard < 0 {
+		shard = 0
+	}
+	s.waitPause(c, write)
+
+	results := make([]resp.Reply, len(tx.queue))
+	if batch > 0 || len(watched) > 0 {
+		cmds := make([][][]byte, 0, batch+1)
+		if len(watched) > 0 {
+			keys := make([]store.KeyVersion, len(watched))
+			for i, w := range watched {
+				keys[i] = w.KeyVersion
+			}
+			cmds = append(cmds, store.TxArgs(batch, keys))
+		}
+		for _, q := range tx.queue {
+			if q.inBatch {
+				cmds = append(cmds, q.args)
+			}
+		}
+		if write {
+			c.markWrote(shard)
+		}
+		replies, err := s.backend.Propose(s.ctx, shard, cmds)
+		if err != nil {
+			return s.backendError(err, slot)
+		}
+		if len(replies) != len(cmds) {
+			return resp.NewError("ERR unexpected number of replies for a transaction").Reply()
+		}
+		if len(watched) > 0 {
+			if g := replies[0]; g.Kind != resp.KindSimple {
+				if g.IsError() {
+					return g
+				}
+				return resp.NullArr // a watched key changed
+			}
+			replies = replies[1:]
+		}
+		j := 0
+		for i, q := range tx.queue {
+			if q.inBatch {
+				results[i] = shapeReply(c.proto, q.cmd, q.args, replies[j])
+				j++
+			}
+		}
+	}
+	c.inExec = true
+	for i, q := range tx.queue {
+		if !q.inBatch {
+			results[i] = s.execute(conn, c, q.cmd, q.sub, q.args)
+		}
+	}
+	c.inExec = false
+	return resp.Array(results...)
+}

@@ -1,0 +1,142 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// TestWatchRetryLoopsCountExactly runs go-redis's optimistic-locking
+// pattern (WATCH, GET, MULTI/SET/EXEC, retry on abort) from several
+// clients at once: every increment must land exactly once, which holds
+// only if EXEC aborts whenever the watched key changed in between.
+func TestWatchRetryLoopsCountExactly(t *testing.T) {
+	srv, _ := startServer(t)
+	for _, proto := range []int{2, 3} {
+		t.Run(fmt.Sprintf("RESP%d", proto), func(t *testing.T) {
+			ctx := t.Context()
+			key := fmt.Sprintf("counter%d", proto)
+			const workers, each = 4, 25
+			var wg sync.WaitGroup
+			for w := 0; w < workers; w++ {
+				c := newClient(t, srv, proto)
+				wg.Go(func() {
+					for i := 0; i < each; i++ {
+						for {
+							err := c.Watch(ctx, func(tx *redis.Tx) error {
+								n, err := tx.Get(ctx, key).Int()
+								if err != nil && !errors.Is(err, redis.Nil) {
+									return err
+								}
+								_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+									p.Set(ctx, key, n+1, 0)
+									return nil
+								})
+								return err
+							}, key)
+							if errors.Is(err, redis.TxFailedErr) {
+								continue // another worker won: retry
+							}
+							if err != nil {
+								t.Errorf("watch loop: %v", err)
+								return
+							}
+							break
+						}
+					}
+				})
+			}
+			wg.Wait()
+			got, err := newClient(t, srv, proto).Get(ctx, key).Int()
+			if err != nil || got != workers*each {
+				t.Fatalf("counter = %d, %v; want %d", got, err, workers*each)
+			}
+		})
+	}
+}
+
+// TestTxPipelineGoRedis checks go-redis's MULTI/EXEC pipeline: replies
+// in order, per-command errors kept in place, one shard's keys.
+func TestTxPipelineGoRedis(t *testing.T) {
+	srv, _ := startServer(t)
+	for _, proto := range []int{2, 3} {
+		t.Run(fmt.Sprintf("RESP%d", proto), func(t *testing.T) {
+			ctx := t.Context()
+			c := newClient(t, srv, proto)
+			k := func(s string) string { return "{tx" + strconv.Itoa(proto) + "}" + s }
+			var incr *redis.IntCmd
+			var get *redis.StringCmd
+			var hgetall *redis.MapStringStringCmd
+			cmds, err := c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+				p.Set(ctx, k("s"), "text", 0)
+				incr = p.Incr(ctx, k("s")) // runtime error inside EXEC
+				p.HSet(ctx, k("h"), "a", "1", "b", "2")
+				hgetall = p.HGetAll(ctx, k("h"))
+				get = p.Get(ctx, k("s"))
+				p.Ping(ctx)
+				return nil
+			})
+			if err == nil || err.Error() != "ERR value is not an integer or out of range" {
+				t.Fatalf("TxPipelined error = %v, want the INCR error", err)
+			}
+			if len(cmds) != 6 || incr.Err() == nil || get.Val() != "text" ||
+				hgetall.Val()["a"] != "1" || hgetall.Val()["b"] != "2" {
+				t.Fatalf("replies: incr %v, get %q, hgetall %v", incr.Err(), get.Val(), hgetall.Val())
+			}
+			_, err = c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+				p.Set(ctx, "a", "1", 0) // shard 2 of the fake
+				p.Set(ctx, "b", "1", 0) // shard 0
+				return nil
+			})
+			if err == nil || err.Error() != "CROSSSLOT Keys in request don't hash to the same slot" {
+				t.Fatalf("cross-shard transaction: %v", err)
+			}
+		})
+	}
+}
+
+// TestTransactionIsOneBatch checks that a transaction reaches the backend
+// as one Propose batch (one Raft entry), guard first, reads included.
+func TestTransactionIsOneBatch(t *testing.T) {
+	srv, b := startServer(t)
+	rc := dialRaw(t, srv)
+	rc.send("SET {t}a 1\r\n")
+	rc.expect(ok)
+	rc.send("WATCH {t}a\r\n")
+	rc.expect(ok)
+	before := b.proposals()
+	rc.send("MULTI\r\nINCR {t}a\r\nGET {t}a\r\nPING\r\nEXEC\r\n")
+	rc.expect(ok + queued + queued + queued + arr(integer(2), bulk("2"), simple("PONG")))
+	got := b.proposals()[len(before):]
+	if len(got) != 1 || len(got[0]) != 3 || string(got[0][0][0]) != "raftcache.tx" ||
+		string(got[0][1][0]) != "INCR" || string(got[0][2][0]) != "GET" {
+		t.Fatalf("proposals for the transaction: %q", got)
+	}
+}
+
+// TestQueuedArgumentsAreCopied pipelines a transaction so that redcon
+// reuses its read buffer between queueing and EXEC.
+func TestQueuedArgumentsAreCopied(t *testing.T) {
+	srv, _ := startServer(t)
+	c := newClient(t, srv, 2)
+	ctx := context.Background()
+	_, err := c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		for i := 0; i < 200; i++ {
+			p.Set(ctx, fmt.Sprintf("{q}%d", i), fmt.Sprintf("value-%d", i), 0)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 200; i++ {
+		if v, err := c.Get(ctx, fmt.Sprintf("{q}%d", i)).Result(); err != nil || v != fmt.Sprintf("value-%d", i) {
+			t.Fatalf("GET {q}%d = %q, %v", i, v, err)
+		}
+	}
+}
