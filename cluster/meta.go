@@ -77,6 +77,12 @@ type meta struct {
 	NodeID  string     `json:"node_id"`
 	Shards  []shardDef `json:"shards"`
 	Peers   []Peer     `json:"peers"`
+	// Join marks a node started to be added to an existing cluster
+	// (CLUSTER MEET): its shards never bootstrap.
+	Join bool `json:"join,omitempty"`
+	// Removed marks a node that was removed from its cluster (CLUSTER
+	// FORGET); it refuses to start, so its old data cannot come back.
+	Removed bool `json:"removed,omitempty"`
 }
 
 type shardDef struct {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -42,6 +43,9 @@ type Config struct {
 	TrailingLogs      uint64
 	// NoBalance turns off moving shard leaders to their preferred nodes.
 	NoBalance bool
+	// Join starts a new node that waits to be added to an existing cluster
+	// with CLUSTER MEET instead of bootstrapping its own.
+	Join bool
 }
 
 // Defaults for Config fields left zero.
@@ -97,6 +101,12 @@ type Node struct {
 	rpcMu      sync.Mutex
 	rpcClients map[string]*rpcClient
 
+	// metaMu guards meta.Peers and meta.Removed, which membership changes
+	// update; the rest of meta is fixed after Open.
+	metaMu  sync.Mutex
+	learned map[string]string // node ID → client address, learned by RPC
+	removed atomic.Bool
+
 	stop chan struct{}
 	wg   sync.WaitGroup
 }
@@ -117,6 +127,7 @@ func Open(cfg Config, log *zap.Logger) (*Node, error) {
 		cfg:        cfg,
 		log:        log.With(zap.String("node", cfg.NodeID)),
 		rpcClients: make(map[string]*rpcClient),
+		learned:    make(map[string]string),
 		stop:       make(chan struct{}),
 	}
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
@@ -180,6 +191,7 @@ func (n *Node) loadShape() error {
 	}
 	if !ok {
 		n.meta = newMeta(n.cfg.NodeID, n.cfg.Shards, peers)
+		n.meta.Join = n.cfg.Join
 		if err := n.meta.validate(); err != nil {
 			return fmt.Errorf("cluster shape from flags: %w", err)
 		}
@@ -187,6 +199,10 @@ func (n *Node) loadShape() error {
 	}
 	if stored.NodeID != n.cfg.NodeID {
 		return fmt.Errorf("data dir %s belongs to node %q, not %q", n.cfg.Dir, stored.NodeID, n.cfg.NodeID)
+	}
+	if stored.Removed {
+		return fmt.Errorf("node %q was removed from its cluster (CLUSTER FORGET); its data dir %s "+
+			"must not rejoin: delete it to add this machine again as a new node", stored.NodeID, n.cfg.Dir)
 	}
 	if len(stored.Shards) != n.cfg.Shards {
 		n.log.Warn("--shards differs from the stored cluster shape; keeping the stored one",
@@ -233,6 +249,8 @@ func (n *Node) Close(ctx context.Context) error {
 
 // self returns this node's entry in the peer list.
 func (n *Node) self() Peer {
+	n.metaMu.Lock()
+	defer n.metaMu.Unlock()
 	return n.meta.Peers[slices.IndexFunc(n.meta.Peers, func(p Peer) bool { return p.ID == n.meta.NodeID })]
 }
 
@@ -245,20 +263,30 @@ func (n *Node) Shards() []*Shard { return n.shards }
 // ShardOfSlot returns the shard that owns slot.
 func (n *Node) ShardOfSlot(slot int) *Shard { return n.shards[n.slotShard[slot]] }
 
-// Peers returns the cluster's members.
-func (n *Node) Peers() []Peer { return slices.Clone(n.meta.Peers) }
+// Peers returns the members this node has stored (the initial --peers and
+// those it added with CLUSTER MEET); Members is the live view.
+func (n *Node) Peers() []Peer {
+	n.metaMu.Lock()
+	defer n.metaMu.Unlock()
+	return slices.Clone(n.meta.Peers)
+}
 
 func (n *Node) clientAddrOf(id string) string {
+	n.metaMu.Lock()
+	defer n.metaMu.Unlock()
 	for _, p := range n.meta.Peers {
 		if p.ID == id {
 			return p.Addr
 		}
 	}
-	return ""
+	return n.learned[id]
 }
 
 // Ready reports whether every shard has a leader known to this node.
 func (n *Node) Ready() bool {
+	if n.removed.Load() {
+		return false
+	}
 	for _, s := range n.shards {
 		if s.Leader() == "" {
 			return false

@@ -66,6 +66,9 @@ func (n *Node) Read(ctx context.Context, shard int, args [][]byte) (resp.Reply, 
 // until a leader answers, ctx ends or noLeaderWait passes.
 func (n *Node) onLeader(ctx context.Context, shard int, local func(*Shard) error,
 	remote func(ctx context.Context, addr string) error) error {
+	if n.removed.Load() {
+		return ErrRemoved
+	}
 	s := n.shards[shard]
 	deadline := time.Now().Add(noLeaderWait)
 	backoff := 10 * time.Millisecond

@@ -23,8 +23,13 @@ const (
 
 	opPropose = 1 // shard(2) entry → replies
 	opRead    = 2 // shard(2) entry holding one command → replies
-	opInfo    = 3 // → node id, client address, cluster address
+	opInfo    = 3 // → node id, client address, cluster address, shard count
 	opIndexes = 4 // shard(2) → applied, commit and last log index (8 each)
+	// Membership changes, served by the shard's leader: shard(2), node id
+	// and cluster address (length-prefixed strings).
+	opAddVoter     = 5
+	opRemoveServer = 6
+	opRemoved      = 7 // tells a node it was removed from the cluster
 
 	statusOK        = 0 // replies follow
 	statusNotLeader = 1 // leader id follows (may be empty); nothing was proposed
@@ -121,13 +126,14 @@ func (n *Node) handleRPC(req []byte) []byte {
 	op, body := req[0], req[1:]
 	switch op {
 	case opInfo:
-		self := n.self()
-		out := []byte{statusOK}
-		for _, s := range []string{self.ID, self.Addr, self.ClusterAddr} {
-			out = binary.AppendUvarint(out, uint64(len(s)))
-			out = append(out, s...)
+		return n.infoResponse()
+	case opAddVoter, opRemoveServer:
+		return n.handleMembership(op, body)
+	case opRemoved:
+		if err := n.markRemoved(); err != nil {
+			return errorStatus(statusError, err.Error())
 		}
-		return out
+		return []byte{statusOK}
 	case opIndexes:
 		if len(body) < 2 || int(binary.BigEndian.Uint16(body)) >= len(n.shards) {
 			return errorStatus(statusError, "bad shard")

@@ -131,6 +131,9 @@ func openShard(n *Node, id, first, last int, m *mux) (*Shard, error) {
 	})
 	var servers []raft.Server
 	for _, p := range n.meta.Peers {
+		if n.meta.Join {
+			break // added later by CLUSTER MEET; never bootstrap
+		}
 		servers = append(servers, raft.Server{
 			Suffrage: raft.Voter,
 			ID:       raft.ServerID(p.ID),

@@ -41,6 +41,7 @@ type options struct {
 	snapshotInterval   time.Duration
 	trailingLogs       uint64
 	balanceLeaders     bool
+	join               bool
 
 	// Client limits and access, named and valued as in redis.conf.
 	requirePass       string
@@ -70,6 +71,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.leaderLeaseTimeout, "raft-lease-timeout", cluster.DefaultLeaderLeaseTimeout, "Raft leader lease timeout (at most the heartbeat timeout)")
 	fs.Uint64Var(&o.snapshotThreshold, "snapshot-threshold", cluster.DefaultSnapshotThreshold, "log entries between automatic snapshots of a shard")
 	fs.DurationVar(&o.snapshotInterval, "snapshot-interval", cluster.DefaultSnapshotInterval, "how often to check whether a shard needs a snapshot")
+	fs.BoolVar(&o.join, "join", false, "start a new node that waits to be added to a running cluster with CLUSTER MEET instead of bootstrapping (first start only)")
 	fs.BoolVar(&o.balanceLeaders, "balance-leaders", true, "move each shard's leadership to its preferred node (round robin by node ID) when the cluster is healthy")
 	fs.Uint64Var(&o.trailingLogs, "raft-trailing-logs", cluster.DefaultTrailingLogs, "log entries kept after a snapshot, so a lagging replica can catch up without a snapshot install")
 	fs.StringVar(&o.requirePass, "requirepass", "", "password clients must give with AUTH (or HELLO ... AUTH) before any other command; empty: none")
@@ -231,6 +233,7 @@ func run(args []string) error {
 		SnapshotInterval:   o.snapshotInterval,
 		TrailingLogs:       o.trailingLogs,
 		NoBalance:          !o.balanceLeaders,
+		Join:               o.join,
 	}, log)
 	if err != nil {
 		return err
