@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"encoding/binary"
+	"hash/crc32"
 	"errors"
 	"fmt"
 )
@@ -10,10 +11,13 @@ import (
 //
 //	version(1) kind(1) now(8, big endian, Unix ms of the leader's clock)
 //	ncmds(uvarint) then per command: nargs(uvarint), then per argument
-//	len(uvarint) and the bytes.
+//	len(uvarint) and the bytes; then crc32-castagnoli of all of the above
+//	(4, big endian).
 //
 // The version byte lets a newer node recognise entries written by an older
-// one during a rolling upgrade.
+// one during a rolling upgrade. The checksum catches a damaged log on disk
+// (raft-boltdb stores entries without one), so a node refuses to start
+// rather than serve wrong data.
 const (
 	entryVersion = 1
 
@@ -32,6 +36,7 @@ var errBadEntry = errors.New("malformed log entry")
 
 // encodeEntry appends the encoding of cmds at time now to dst.
 func encodeEntry(dst []byte, now int64, cmds [][][]byte) []byte {
+	start := len(dst)
 	dst = append(dst, entryVersion, kindCommands)
 	dst = binary.BigEndian.AppendUint64(dst, uint64(now))
 	dst = binary.AppendUvarint(dst, uint64(len(cmds)))
@@ -42,17 +47,24 @@ func encodeEntry(dst []byte, now int64, cmds [][][]byte) []byte {
 			dst = append(dst, a...)
 		}
 	}
-	return dst
+	return binary.BigEndian.AppendUint32(dst, crc32.Checksum(dst[start:], crcTable))
 }
+
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
 // decodeEntry parses data. The argument slices alias data. Every count is
 // checked against the bytes left before anything is allocated, so garbage
 // yields an error, never a large allocation.
 func decodeEntry(data []byte) (entry, error) {
 	var e entry
-	if len(data) < 10 {
+	if len(data) < 14 {
 		return e, fmt.Errorf("%w: %d bytes", errBadEntry, len(data))
 	}
+	body := data[:len(data)-4]
+	if crc32.Checksum(body, crcTable) != binary.BigEndian.Uint32(data[len(body):]) {
+		return e, fmt.Errorf("%w: checksum mismatch", errBadEntry)
+	}
+	data = body
 	if data[0] != entryVersion {
 		return e, fmt.Errorf("%w: unknown version %d", errBadEntry, data[0])
 	}

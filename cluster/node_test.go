@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -334,5 +336,37 @@ func TestPeerClosedDetectsClosedIdleConnection(t *testing.T) {
 			t.Fatal("closed connection still reported open after 5s")
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestNodeRefusesDamagedLog flips bytes of a stored value inside a shard's
+// raft.db: the node must refuse to start rather than serve it.
+func TestNodeRefusesDamagedLog(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t, dir, 1)
+	n := openReady(t, cfg)
+	propose(t, n, "SET", "k", "a-rather-recognisable-value")
+	closeNode(t, n)
+
+	path := filepath.Join(dir, "shard-0", "raft.db")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(b, []byte("a-rather-recognisable-value"))
+	if i < 0 {
+		t.Fatal("value not found in raft.db")
+	}
+	b[i] ^= 0x01
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	n, err = Open(cfg, zaptest.NewLogger(t))
+	if err == nil {
+		closeNode(t, n)
+		t.Fatal("node started on a damaged log")
+	}
+	if !errors.Is(err, ErrCorruptLog) {
+		t.Fatalf("open on a damaged log: %v, want ErrCorruptLog", err)
 	}
 }

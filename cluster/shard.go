@@ -118,6 +118,12 @@ func openShard(n *Node, id, first, last int, m *mux) (*Shard, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open shard %d log (is another raftcache using %s?): %w", id, dir, err)
 	}
+	if err := verifyLog(id, logStore); err != nil {
+		logStore.Close()
+		return nil, fmt.Errorf("%w; refusing to start. Rebuild this replica from its peers: stop the node, "+
+			"move %s aside and start it again, and it catches up from the others "+
+			"(a single-node cluster has no other copy)", err, dir)
+	}
 	snapshots, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, newHclog(log.Named("snapshots")))
 	if err != nil {
 		logStore.Close()
@@ -315,9 +321,15 @@ func (s *Shard) Propose(ctx context.Context, cmds [][][]byte) ([]resp.Reply, err
 			return nil, s.notLeader()
 		case errors.Is(err, raft.ErrRaftShutdown):
 			return nil, fmt.Errorf("shard %d: %w: %w", s.id, ErrUnknownOutcome, ErrShutdown)
+		case errors.Is(err, raft.ErrLeadershipLost), errors.Is(err, raft.ErrAbortedByRestore):
+			s.log.Warn("write outcome unknown", zap.Error(err))
+			return nil, fmt.Errorf("shard %d: %w: %w", s.id, ErrUnknownOutcome, err)
 		}
-		s.log.Warn("write outcome unknown", zap.Error(err))
-		return nil, fmt.Errorf("shard %d: %w: %w", s.id, ErrUnknownOutcome, err)
+		// Anything else failed on this leader before the entry was stored
+		// (raft answers a failed local log write, such as a full disk,
+		// with the storage error and steps down): nothing was replicated.
+		s.log.Error("write failed", zap.Error(err))
+		return nil, fmt.Errorf("shard %d: write not stored: %w", s.id, err)
 	}
 	replies, ok := f.Response().([]resp.Reply)
 	if !ok {

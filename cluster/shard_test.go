@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -303,5 +304,56 @@ func TestMembershipChange(t *testing.T) {
 	g.waitValue(r4, "removed", "3")
 	if err := victim.shard.AddVoter(ctx, "x", "y"); !errors.Is(err, ErrNotLeader) {
 		t.Fatalf("membership change on a non-leader: %v", err)
+	}
+}
+
+// failingLogs is a raft.LogStore whose writes fail once armed, like a full
+// disk.
+type failingLogs struct {
+	*raft.InmemStore
+	fail atomic.Bool
+}
+
+var errDiskFull = errors.New("write raft.db: no space left on device")
+
+func (f *failingLogs) StoreLog(l *raft.Log) error { return f.StoreLogs([]*raft.Log{l}) }
+
+func (f *failingLogs) StoreLogs(ls []*raft.Log) error {
+	if f.fail.Load() {
+		return errDiskFull
+	}
+	return f.InmemStore.StoreLogs(ls)
+}
+
+// TestFullDiskFailsWritesClearly: a leader whose log cannot be written
+// answers the write with the storage error, and nothing of it is applied
+// anywhere.
+func TestFullDiskFailsWritesClearly(t *testing.T) {
+	addr, trans := raft.NewInmemTransport("")
+	logs := &failingLogs{InmemStore: raft.NewInmemStore()}
+	s, err := startShard(shardConfig{
+		id: 0, lastSlot: store16383, nodeID: "r1",
+		log: zaptest.NewLogger(t), cfg: inmemConfig(),
+		bootstrap:    []raft.Server{{Suffrage: raft.Voter, ID: "r1", Address: addr}},
+		clientAddrOf: func(string) string { return "" },
+	}, shardStorage{logs: logs, stable: logs.InmemStore, snapshots: raft.NewInmemSnapshotStore(), transport: trans})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.close()
+	deadline := time.Now().Add(10 * time.Second)
+	for s.readyTerm.Load() == 0 || s.readyTerm.Load() != s.raft.CurrentTerm() {
+		if time.Now().After(deadline) {
+			t.Fatal("no leader")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	logs.fail.Store(true)
+	_, err = s.Propose(t.Context(), [][][]byte{args("SET", "k", "v")})
+	if !errors.Is(err, errDiskFull) || errors.Is(err, ErrUnknownOutcome) {
+		t.Fatalf("write on a full disk: %v, want the storage error as a definite failure", err)
+	}
+	if r := s.ReadLocal(args("GET", "k")); r.Kind != resp.KindNull {
+		t.Fatalf("failed write was applied: %+v", r)
 	}
 }
