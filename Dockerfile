@@ -13,4 +13,6 @@ WORKDIR /data
 VOLUME ["/data"]
 EXPOSE 6379 16379
 USER nonroot:nonroot
-ENTRYPOINT ["/usr/local/bin/raftcache", "--dir", "/data"]
+# Protected mode would refuse clients arriving through the port mapping;
+# set --requirepass in production, as with the official Redis image.
+ENTRYPOINT ["/usr/local/bin/raftcache", "--dir", "/data", "--protected-mode", "no"]

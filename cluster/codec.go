@@ -2,9 +2,9 @@ package cluster
 
 import (
 	"encoding/binary"
-	"hash/crc32"
 	"errors"
 	"fmt"
+	"hash/crc32"
 )
 
 // Log entry layout, version 1:

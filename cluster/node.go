@@ -25,6 +25,10 @@ type Config struct {
 	// reach this node; ClusterAddr is where it listens for cluster traffic.
 	Addr        string
 	ClusterAddr string
+	// Advertise, when set, is the client address this node gives for
+	// itself — to clients (MOVED, CLUSTER SLOTS) and to nodes that ask it
+	// (CLUSTER MEET) — in place of the one in its stored peer list.
+	Advertise string
 	// Dir holds cluster.json and one shard-N directory per shard.
 	Dir string
 	// Shards is the number of Raft groups made at bootstrap.
@@ -251,7 +255,11 @@ func (n *Node) Close(ctx context.Context) error {
 func (n *Node) self() Peer {
 	n.metaMu.Lock()
 	defer n.metaMu.Unlock()
-	return n.meta.Peers[slices.IndexFunc(n.meta.Peers, func(p Peer) bool { return p.ID == n.meta.NodeID })]
+	p := n.meta.Peers[slices.IndexFunc(n.meta.Peers, func(p Peer) bool { return p.ID == n.meta.NodeID })]
+	if n.cfg.Advertise != "" {
+		p.Addr = n.cfg.Advertise
+	}
+	return p
 }
 
 // ID returns the node's ID.
@@ -271,7 +279,15 @@ func (n *Node) Peers() []Peer {
 	return slices.Clone(n.meta.Peers)
 }
 
+// ClientAddr returns the client address of the node with the given ID as
+// this node knows it (its peer list, CLUSTER MEET, or asked of the node by
+// Members), or "" when it is unknown.
+func (n *Node) ClientAddr(id string) string { return n.clientAddrOf(id) }
+
 func (n *Node) clientAddrOf(id string) string {
+	if id == n.meta.NodeID && n.cfg.Advertise != "" {
+		return n.cfg.Advertise
+	}
 	n.metaMu.Lock()
 	defer n.metaMu.Unlock()
 	for _, p := range n.meta.Peers {

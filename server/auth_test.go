@@ -251,6 +251,8 @@ func TestMatchesRedis(t *testing.T) {
 		"ping a a a a a a a a a a a a a a a a a a a a\r\n",
 		"MULTI\r\n",
 		"PING\r\n*11\r\n",
+		"AUTH s3cret\r\nRESET\r\nPING\r\n",
+		"RESET\r\n*11\r\n",
 		"QUIT\r\n",
 	}
 	redisAddr := redisoracle.Start(t)

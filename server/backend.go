@@ -35,6 +35,25 @@ type Backend interface {
 	// LocalDigest is a digest of this node's replica of the shard, equal on
 	// every replica that applied the same entries (DEBUG DIGEST).
 	LocalDigest(shard int) [20]byte
+
+	// LeaderOf returns the node ID and client address of the shard's
+	// leader as this node sees it now, without waiting: both empty while no
+	// leader is known, addr empty when the leader's address is unknown.
+	// Cluster-aware connections are redirected by it (MOVED).
+	LeaderOf(shard int) (id, addr string)
+	// ReadLocal executes a read-only command on this node's replica of the
+	// shard with no leadership check: possibly stale, as a Redis Cluster
+	// replica's answer to a READONLY connection is.
+	ReadLocal(shard int, args [][]byte) resp.Reply
+	// Members lists the cluster's nodes as this node sees them (the voters
+	// of its shards), sorted by ID; it may ask members for their client
+	// addresses, within ctx.
+	Members(ctx context.Context) []cluster.Member
+	// Meet adds the node listening on clusterAddr (host:cport) to every
+	// shard (CLUSTER MEET); Forget removes the node with the given ID
+	// (CLUSTER FORGET). Both return once every shard has changed.
+	Meet(ctx context.Context, clusterAddr string) (cluster.Member, error)
+	Forget(ctx context.Context, id string) error
 }
 
 // NodeBackend adapts a *cluster.Node to Backend.
@@ -66,6 +85,26 @@ func (b NodeBackend) LocalDigest(shard int) [20]byte {
 func (b NodeBackend) Snapshot(_ context.Context, shard int) error {
 	return b.Node.Shards()[shard].Snapshot()
 }
+
+func (b NodeBackend) LeaderOf(shard int) (id, addr string) {
+	id = b.Node.Shards()[shard].Leader()
+	if id != "" {
+		addr = b.Node.ClientAddr(id)
+	}
+	return id, addr
+}
+
+func (b NodeBackend) ReadLocal(shard int, args [][]byte) resp.Reply {
+	return b.Node.Shards()[shard].ReadLocal(args)
+}
+
+func (b NodeBackend) Members(ctx context.Context) []cluster.Member { return b.Node.Members(ctx) }
+
+func (b NodeBackend) Meet(ctx context.Context, clusterAddr string) (cluster.Member, error) {
+	return b.Node.Meet(ctx, clusterAddr)
+}
+
+func (b NodeBackend) Forget(ctx context.Context, id string) error { return b.Node.Forget(ctx, id) }
 
 func (b NodeBackend) Status() []cluster.Status {
 	shards := b.Node.Shards()

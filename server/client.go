@@ -33,8 +33,11 @@ func init() {
 
 // reset puts the connection back in its initial state, as Redis's RESET
 // does: no transaction, no watched keys, no name, RESP2, replies on, the
-// no-evict and no-touch modes off. The library name and version stay.
+// no-evict, no-touch and READONLY modes off, and no longer cluster-aware.
+// The library name and version stay.
 func (c *client) reset() {
+	c.clusterAware = false
+	c.setReadOnly(false)
 	if c.multi != nil {
 		c.endMulti()
 	}

@@ -50,15 +50,21 @@ type client struct {
 	// CLIENT REPLY state: off suppresses every reply; skip suppresses the
 	// current command's reply; skipNext suppresses the next command's.
 	replyOff, replySkip, replySkipNext bool
+	// clusterAware is set once the connection has shown that it routes by
+	// slot (CLUSTER SLOTS, SHARDS or NODES, READONLY, ASKING): it then gets
+	// MOVED and CROSSSLOT as from Redis Cluster instead of being served
+	// transparently. readOnly (READONLY) lets it read this node's replica.
+	clusterAware, readOnly bool
 
 	lastCmd    atomic.Value // string: full name of the last command
 	lastActive atomic.Int64 // Unix ms
 	// shared mirrors what CLIENT LIST and INFO show about the connection.
 	shared struct {
-		proto   atomic.Int32
-		multi   atomic.Int32 // commands queued, or -1 outside MULTI
-		noEvict atomic.Bool
-		noTouch atomic.Bool
+		proto    atomic.Int32
+		multi    atomic.Int32 // commands queued, or -1 outside MULTI
+		noEvict  atomic.Bool
+		noTouch  atomic.Bool
+		readOnly atomic.Bool
 	}
 
 	mu      sync.Mutex
@@ -142,11 +148,15 @@ func (c *client) info(now time.Time) string {
 }
 
 // flags returns the flags field of CLIENT LIST as Redis spells it: x in
-// MULTI, e for no-evict, T for no-touch, N when none applies.
+// MULTI, r after READONLY, e for no-evict, T for no-touch, N when none
+// applies.
 func (c *client) flags() string {
 	var f []byte
 	if c.shared.multi.Load() >= 0 {
 		f = append(f, 'x')
+	}
+	if c.shared.readOnly.Load() {
+		f = append(f, 'r')
 	}
 	if c.shared.noEvict.Load() {
 		f = append(f, 'e')
@@ -158,4 +168,10 @@ func (c *client) flags() string {
 		return "N"
 	}
 	return string(f)
+}
+
+// setReadOnly switches READONLY mode on or off.
+func (c *client) setReadOnly(on bool) {
+	c.readOnly = on
+	c.shared.readOnly.Store(on)
 }

@@ -76,11 +76,15 @@ func (s *Server) execute(conn redcon.Conn, c *client, cmd, sub *resp.Command, ar
 // connection sees one keyspace: the multi-key commands that can be split
 // (DEL, UNLINK, EXISTS, TOUCH, MGET, MSET) are split by shard when their
 // keys span shards; any other command whose keys span shards gets
-// CROSSSLOT, since it cannot be atomic across Raft groups.
+// CROSSSLOT, since it cannot be atomic across Raft groups. A cluster-aware
+// connection is routed as Redis Cluster routes (routeBySlot).
 func (s *Server) route(c *client, cmd *resp.Command, args [][]byte) resp.Reply {
 	c.keyPos = cmd.KeyPositions(c.keyPos[:0], len(args))
 	if len(c.keyPos) == 0 {
 		return resp.NewError("ERR command '" + cmd.Name + "' has no key to route by").Reply()
+	}
+	if c.clusterAware {
+		return s.routeBySlot(c, cmd, args)
 	}
 	s.waitPause(c, cmd.IsWrite())
 	slot := store.SlotOf(args[c.keyPos[0]])
@@ -233,14 +237,14 @@ func (s *Server) execOnShard(cmd *resp.Command, shard, slot int, args [][]byte) 
 var errUnknownOutcome = resp.NewError("ERR write outcome unknown: leadership changed before the write was committed; it may or may not have been applied")
 
 // backendError turns a backend error into the reply Redis clients expect.
-func (s *Server) backendError(err error, slot int) resp.Reply {
-	var nl *cluster.NotLeaderError
+// A NotLeaderError (nothing was proposed) reaches here only after the
+// backend waited for a leader in vain, so it is CLUSTERDOWN, which clients
+// retry; redirects (MOVED) are decided before a command is sent to the
+// backend (see redirect.go), never after.
+func (s *Server) backendError(err error, _ int) resp.Reply {
 	switch {
-	case errors.As(err, &nl):
-		if nl.LeaderAddr == "" {
-			return resp.ErrClusterDown.Reply()
-		}
-		return resp.NewError("MOVED " + strconv.Itoa(slot) + " " + nl.LeaderAddr).Reply()
+	case errors.Is(err, cluster.ErrNotLeader):
+		return resp.ErrClusterDown.Reply()
 	case errors.Is(err, cluster.ErrUnknownOutcome):
 		return errUnknownOutcome.Reply()
 	}

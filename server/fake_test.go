@@ -22,6 +22,37 @@ type fakeBackend struct {
 	// waitBlocks makes WaitReplicas wait for its context when replicas
 	// are asked for, as a node without replicas would with timeout 0.
 	waitBlocks bool
+
+	// The cluster the fake pretends to be part of (see setCluster):
+	// leaders[shard] is the shard's leader ("" none; nil: "fake" leads
+	// every shard), members the nodes, met and forgot what MEET and FORGET
+	// were asked to do.
+	leaders []string
+	terms   []uint64
+	members []cluster.Member
+	met     []string
+	forgot  []string
+	// localReads counts ReadLocal calls; fail, when set, is what Propose
+	// and Read return instead of running anything.
+	localReads int
+	fail       error
+}
+
+// setCluster makes the fake one node ("fake") of a cluster of members
+// whose shards are led by leaders (one per shard, "" for none).
+func (b *fakeBackend) setCluster(members []cluster.Member, leaders []string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.members, b.leaders = members, leaders
+}
+
+func (b *fakeBackend) leader(shard int) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.leaders == nil {
+		return "fake"
+	}
+	return b.leaders[shard]
 }
 
 // proposals returns the batches proposed so far.
@@ -41,13 +72,24 @@ func newFakeBackend(shards int) *fakeBackend {
 
 func (b *fakeBackend) NodeID() string { return "fake" }
 func (b *fakeBackend) NumShards() int { return len(b.shards) }
+
+// ShardOfSlot splits the slots as cluster does (and Status reports):
+// shard i owns i*NumSlots/n up to (i+1)*NumSlots/n - 1.
 func (b *fakeBackend) ShardOfSlot(slot int) int {
-	return slot * len(b.shards) / store.NumSlots
+	n := len(b.shards)
+	i := slot * n / store.NumSlots
+	if slot >= (i+1)*store.NumSlots/n {
+		i++
+	}
+	return i
 }
 
 func (b *fakeBackend) Propose(_ context.Context, shard int, cmds [][][]byte) ([]resp.Reply, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.fail != nil {
+		return nil, b.fail
+	}
 	copied := make([][][]byte, len(cmds))
 	for i, c := range cmds {
 		copied[i] = copyArgs(c)
@@ -57,6 +99,12 @@ func (b *fakeBackend) Propose(_ context.Context, shard int, cmds [][][]byte) ([]
 }
 
 func (b *fakeBackend) Read(_ context.Context, shard int, args [][]byte) (resp.Reply, error) {
+	b.mu.Lock()
+	fail := b.fail
+	b.mu.Unlock()
+	if fail != nil {
+		return resp.Reply{}, fail
+	}
 	return b.shards[shard].Read(time.Now().UnixMilli(), args), nil
 }
 
@@ -74,8 +122,16 @@ func (b *fakeBackend) Status() []cluster.Status {
 		out[i] = cluster.Status{
 			ID: i, FirstSlot: i * store.NumSlots / len(b.shards),
 			LastSlot: (i+1)*store.NumSlots/len(b.shards) - 1,
-			State:    "Leader", LeaderID: "fake", Keys: st.Keys, Expires: st.Expires,
+			State:    "Leader", LeaderID: b.leader(i), Keys: st.Keys, Expires: st.Expires,
 		}
+		if out[i].LeaderID != "fake" {
+			out[i].State = "Follower"
+		}
+		b.mu.Lock()
+		if i < len(b.terms) {
+			out[i].Term = b.terms[i]
+		}
+		b.mu.Unlock()
 	}
 	return out
 }
@@ -91,4 +147,44 @@ func (b *fakeBackend) LocalDigest(shard int) [20]byte { return b.shards[shard].D
 
 func (b *fakeBackend) Peers() []cluster.Peer {
 	return []cluster.Peer{{ID: "fake", Addr: "127.0.0.1:0", ClusterAddr: "127.0.0.1:0"}}
+}
+
+func (b *fakeBackend) LeaderOf(shard int) (id, addr string) {
+	id = b.leader(shard)
+	for _, m := range b.Members(context.Background()) {
+		if m.ID == id {
+			addr = m.Addr
+		}
+	}
+	return id, addr
+}
+
+func (b *fakeBackend) ReadLocal(shard int, args [][]byte) resp.Reply {
+	b.mu.Lock()
+	b.localReads++
+	b.mu.Unlock()
+	return b.shards[shard].Read(time.Now().UnixMilli(), args)
+}
+
+func (b *fakeBackend) Members(context.Context) []cluster.Member {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.members == nil {
+		return []cluster.Member{{ID: "fake", Addr: "127.0.0.1:0", ClusterAddr: "127.0.0.1:0", Self: true}}
+	}
+	return append([]cluster.Member(nil), b.members...)
+}
+
+func (b *fakeBackend) Meet(_ context.Context, clusterAddr string) (cluster.Member, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.met = append(b.met, clusterAddr)
+	return cluster.Member{ID: "met", ClusterAddr: clusterAddr}, nil
+}
+
+func (b *fakeBackend) Forget(_ context.Context, id string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.forgot = append(b.forgot, id)
+	return nil
 }

@@ -2,8 +2,11 @@ package server
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/hex"
 	"math"
 	"strconv"
+	"strings"
 
 	"github.com/raftcache/raftcache/resp"
 )
@@ -45,6 +48,14 @@ type framer struct {
 	outPos      int
 	endsPending bool
 	lastEnd     int // len(out) just after the last complete request
+
+	// taken counts the bytes handed on; reqStart is the count of bytes
+	// framed (handed on or not) when the current request began. nopDue
+	// says a large request just ended: redcon's buffer grew for it and
+	// must be made to let go (see releaseFrame).
+	taken    int64
+	reqStart int64
+	nopDue   bool
 
 	// err is the first error; the framer stops at it for good.
 	err error
@@ -98,8 +109,9 @@ func newFramer(lim Limits) framer {
 }
 
 // feed reads requests from in and returns how many bytes it consumed. It
-// stops early at an error, after each request while the client is
-// unauthenticated, and when out has grown past outHigh.
+// stops early at an error, at the end of each request while the client is
+// unauthenticated and of a large request (nopDue), and when out has grown
+// past outHigh.
 func (f *framer) feed(in []byte) int {
 	i := 0
 	for i < len(in) && f.err == nil && len(f.out)-f.outPos < outHigh {
@@ -108,6 +120,7 @@ func (f *framer) feed(in []byte) int {
 		switch f.state {
 		case stRequest:
 			f.line = lineScan{}
+			f.reqStart = f.framed()
 			if in[i] == '*' {
 				f.state = stMbulk
 				k, ended = f.scanCountLine(in[i:])
@@ -151,7 +164,7 @@ func (f *framer) feed(in []byte) int {
 		}
 		if ended {
 			f.reqBytes = 0
-			if f.unauth {
+			if f.unauth || f.nopDue {
 				break
 			}
 		}
@@ -178,6 +191,7 @@ func (f *framer) endBulk() bool {
 func (f *framer) take(p []byte) (n int, boundary bool) {
 	n = copy(p, f.out[f.outPos:])
 	f.outPos += n
+	f.taken += int64(n)
 	if f.outPos == len(f.out) {
 		boundary = f.endsPending
 		f.endsPending = false
@@ -191,6 +205,42 @@ func (f *framer) take(p []byte) (n int, boundary bool) {
 	return n, boundary
 }
 
+// framed counts the canonical bytes produced so far.
+func (f *framer) framed() int64 { return f.taken + int64(len(f.out)-f.outPos) }
+
+// largeRequest is the framed size past which a request is followed by a
+// releaseFrame.
+const largeRequest = 64 << 10
+
+// releaseFrame is a request the server ignores (see isReleaseFrame),
+// handed to redcon on its own read right after a large request. redcon's
+// reader keeps the buffer it grew for the large request (twice its size)
+// for as long as later requests fit in 4 KiB; a request that does not fit
+// makes it allocate a fresh 8 KiB buffer and drop the large one. This one
+// is 4 KiB and a little more. Its name is random, drawn once per process,
+// so no client can send it.
+var releaseFrame, releaseName = func() ([]byte, string) {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	name := "raftcache-release-" + hex.EncodeToString(b[:])
+	frame := "*2\r\n$" + strconv.Itoa(len(name)) + "\r\n" + name + "\r\n$4096\r\n" + strings.Repeat("\x00", 4096) + "\r\n"
+	return []byte(frame), name
+}()
+
+// isReleaseFrame reports whether a command is a releaseFrame.
+func isReleaseFrame(args [][]byte) bool {
+	return len(args) == 2 && len(args[0]) == len(releaseName) && string(args[0]) == releaseName
+}
+
+// appendRelease queues a releaseFrame. The guard calls it when out is
+// empty, so the frame starts a read of its own.
+func (f *framer) appendRelease() {
+	f.nopDue = false
+	f.out = append(f.out, releaseFrame...)
+	f.lastEnd = len(f.out)
+	f.endsPending = true
+}
+
 // dropPartial forgets the output of a request that an error cut short.
 func (f *framer) dropPartial() {
 	f.out = f.out[:max(f.lastEnd, f.outPos)]
@@ -199,6 +249,9 @@ func (f *framer) dropPartial() {
 // endRequest marks the end of a request in out.
 func (f *framer) endRequest() {
 	f.state = stRequest
+	if f.framed()-f.reqStart > largeRequest {
+		f.nopDue = true
+	}
 	if len(f.out) > f.lastEnd {
 		f.lastEnd = len(f.out)
 		f.endsPending = true

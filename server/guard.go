@@ -113,8 +113,8 @@ type guardConn struct {
 	id  int64 // the client's id, set by Server.accept
 
 	// authed is false until the client authenticates, when a password is
-	// set. It is read and written by the connection's goroutine: by Read
-	// to bound unauthenticated requests, by AUTH and HELLO.
+	// set. It is read and written by the connection's goroutine only: by
+	// Read to bound unauthenticated requests, by AUTH, HELLO and RESET.
 	authed bool
 
 	f              framer
@@ -152,7 +152,6 @@ func newGuardConn(nc net.Conn, l *guardListener) *guardConn {
 var (
 	errIdleTimeout    = &guardError{"idle timeout"}
 	errWriteStalled   = &guardError{"client stopped reading its replies"}
-	errOutputLimit    = &guardError{"output buffer limit reached"}
 	errProtocolClosed = &guardError{"protocol error"}
 )
 
@@ -200,6 +199,13 @@ func (g *guardConn) Read(p []byte) (n int, err error) {
 				return n, nil
 			}
 			return 0, g.fail(f.err)
+		}
+		if f.nopDue {
+			if n > 0 {
+				return n, nil // the release frame must start a read of its own
+			}
+			f.appendRelease()
+			continue
 		}
 		if g.inPos < g.inEnd {
 			f.unauth = g.unauthenticated()

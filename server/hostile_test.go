@@ -457,3 +457,47 @@ func (c *stallConn) Write(b []byte) (int, error) {
 
 func (c *stallConn) SetWriteDeadline(time.Time) error { c.deadlines++; return nil }
 func (c *stallConn) RemoteAddr() net.Addr             { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)} }
+
+// TestLargeRequestDoesNotPinMemory checks that after a large request the
+// connection, now idle, holds no buffer of that size: redcon's reader
+// would keep twice the request's size for the connection's life.
+func TestLargeRequestDoesNotPinMemory(t *testing.T) {
+	const size = 32 << 20
+	s, _ := startGuarded(t, Config{})
+	rc := dialRaw(t, s)
+	req := mbulk("SET", "big", strings.Repeat("v", size))
+	heap := func() uint64 {
+		var ms runtime.MemStats
+		runtime.GC()
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	before := heap()
+	rc.send(req)
+	rc.expect("+OK\r\n")
+	pingPong(t, rc) // the release frame went before this
+	req = ""
+	grew := int64(heap()) - int64(before)
+	// The store holds the 32 MiB value; redcon's buffer would add 64 MiB.
+	if grew > size+16<<20 {
+		t.Fatalf("after a %d MiB request the heap holds %d MiB more", size>>20, grew>>20)
+	}
+	t.Logf("after a %d MiB SET the heap holds %.1f MiB more (the value itself is %d MiB)", size>>20, float64(grew)/(1<<20), size>>20)
+}
+
+// TestMaxClientsFreesSlots checks that a closed connection gives its
+// place back.
+func TestMaxClientsFreesSlots(t *testing.T) {
+	s, _ := startGuarded(t, Config{Limits: Limits{MaxClients: 2}})
+	a := dialRaw(t, s)
+	pingPong(t, a)
+	b := dialRaw(t, s)
+	pingPong(t, b)
+	c := dialRaw(t, s)
+	c.expect("-ERR max number of clients reached\r\n")
+	c.expectClosed()
+	b.c.Close()
+	waitUntil(t, "the closed client's slot", func() bool { return s.numClients() == 1 })
+	pingPong(t, dialRaw(t, s))
+}

@@ -1,18 +1,14 @@
 package server
 
 import (
-	"crypto/sha1"
-	"encoding/hex"
 	"os"
 	"runtime"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/tidwall/redcon"
-
+	"github.com/raftcache/raftcache/cluster"
 	"github.com/raftcache/raftcache/resp"
-	"github.com/raftcache/raftcache/store"
 )
 
 // infoSection writes one INFO section's fields under its title.
@@ -82,11 +78,9 @@ func (s *Server) cmdInfo(args [][]byte) resp.Reply {
 	return resp.Verbatim(b.String())
 }
 
-// runID is the node's 40-hex-character id, stable for a node ID.
-func (s *Server) runID() string {
-	sum := sha1.Sum([]byte("raftcache-node:" + s.backend.NodeID()))
-	return hex.EncodeToString(sum[:])
-}
+// runID is the node's 40-hex-character id (CLUSTER MYID), stable for a
+// node ID.
+func (s *Server) runID() string { return cluster.HexID(s.backend.NodeID()) }
 
 func (s *Server) infoServer(b *infoBuilder) {
 	uptime := time.Since(s.started)
@@ -268,63 +262,4 @@ func (s *Server) infoKeyspace(b *infoBuilder) {
 	if keys > 0 {
 		b.field("db0", "keys="+strconv.Itoa(keys)+",expires="+strconv.Itoa(expires)+",avg_ttl=0")
 	}
-}
-
-// clusterState is "ok" once every shard has a leader known to this node.
-func (s *Server) clusterState() string {
-	for _, st := range s.backend.Status() {
-		if st.LeaderID == "" {
-			return "fail"
-		}
-	}
-	return "ok"
-}
-
-func cmdCluster(s *Server, _ redcon.Conn, _ *client, _, sub *resp.Command, a [][]byte) resp.Reply {
-	switch sub.Name {
-	case "info":
-		return s.clusterInfo()
-	case "myid":
-		return resp.BulkString(s.runID())
-	case "keyslot":
-		return resp.Int(int64(store.SlotOf(a[2])))
-	}
-	return resp.ErrUnknownSubcommand(a[0], a[1]).Reply()
-}
-
-func (s *Server) clusterInfo() resp.Reply {
-	sts := s.backend.Status()
-	leaders := map[string]bool{}
-	var term uint64
-	for _, st := range sts {
-		if st.LeaderID != "" {
-			leaders[st.LeaderID] = true
-		}
-		term = max(term, st.Term)
-	}
-	state := s.clusterState()
-	ok := store.NumSlots
-	if state != "ok" {
-		ok = 0
-		for _, st := range sts {
-			if st.LeaderID != "" {
-				ok += st.LastSlot - st.FirstSlot + 1
-			}
-		}
-	}
-	var b infoBuilder
-	b.field("cluster_state", state)
-	b.int("cluster_slots_assigned", store.NumSlots)
-	b.int("cluster_slots_ok", int64(ok))
-	b.int("cluster_slots_pfail", 0)
-	b.int("cluster_slots_fail", int64(store.NumSlots-ok))
-	b.int("cluster_known_nodes", int64(len(s.backend.Peers())))
-	b.int("cluster_size", int64(len(leaders)))
-	b.int("cluster_current_epoch", int64(term))
-	b.int("cluster_my_epoch", int64(term))
-	b.int("cluster_stats_messages_sent", 0)
-	b.int("cluster_stats_messages_received", 0)
-	b.int("total_cluster_links_buffer_limit_exceeded", 0)
-	b.int("raftcache_shards", int64(len(sts)))
-	return resp.Verbatim(b.String())
 }

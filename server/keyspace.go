@@ -75,7 +75,7 @@ func (s *Server) onEveryShard(c *client, write bool, args [][]byte) []resp.Reply
 				out[shard] = replies[0]
 				return
 			}
-			r, err := s.backend.Read(s.ctx, shard, args)
+			r, err := s.read(c, shard, args)
 			if err != nil {
 				out[shard] = s.backendError(err, first)
 				return
@@ -172,7 +172,7 @@ func (s *Server) scan(c *client, args [][]byte) resp.Reply {
 			strconv.AppendInt(nil, int64(last), 10))
 		a = append(a, opts...)
 		a = append(a, []byte("COUNT"), strconv.AppendInt(nil, count-int64(len(keys)), 10))
-		r, err := s.backend.Read(s.ctx, shard, a)
+		r, err := s.read(c, shard, a)
 		if err != nil {
 			return s.backendError(err, slot)
 		}
@@ -257,7 +257,7 @@ func parseCursor(b []byte) (uint64, bool) {
 func (s *Server) randomKey(c *client, args [][]byte) resp.Reply {
 	s.waitPause(c, false)
 	for _, shard := range s.weightedShards() {
-		r, err := s.backend.Read(s.ctx, shard, args)
+		r, err := s.read(c, shard, args)
 		if err != nil {
 			first, _ := s.shardRange(shard)
 			return s.backendError(err, first)

@@ -206,6 +206,9 @@ func (s *Server) closed(conn redcon.Conn, err error) {
 // while serving it is logged with its stack and closes only that
 // connection.
 func (s *Server) handle(conn redcon.Conn, cmd redcon.Command) {
+	if isReleaseFrame(cmd.Args) {
+		return // the guard's, not the client's (see releaseFrame)
+	}
 	c, _ := conn.Context().(*client)
 	defer func() {
 		if p := recover(); p != nil {

@@ -164,6 +164,16 @@ func (s *Server) queue(c *client, cmd, sub *resp.Command, args [][]byte) resp.Re
 				return resp.ErrCrossSlot.Reply()
 			}
 		}
+		if c.clusterAware {
+			// As Redis Cluster checks a command before queueing it: one
+			// slot, served here.
+			if _, ok := slotOfKeys(args, c.keyPos); !ok {
+				return resp.ErrCrossSlot.Reply()
+			}
+			if r, here := s.redirect(q.shard, q.slot); !here {
+				return r
+			}
+		}
 	}
 	q.args = copyArgs(args)
 	c.multi.queue = append(c.multi.queue, q)
@@ -195,11 +205,16 @@ func (s *Server) watch(c *client, args [][]byte) resp.Reply {
 	shard := s.backend.ShardOfSlot(slot)
 	var fresh [][]byte
 	for _, key := range args[1:] {
-		if s.backend.ShardOfSlot(store.SlotOf(key)) != shard {
+		if s.backend.ShardOfSlot(store.SlotOf(key)) != shard || c.clusterAware && store.SlotOf(key) != slot {
 			return resp.ErrCrossSlot.Reply()
 		}
 		if !c.watching(key) && !containsKey(fresh, key) {
 			fresh = append(fresh, key)
+		}
+	}
+	if c.clusterAware {
+		if r, here := s.redirect(shard, slot); !here {
+			return r
 		}
 	}
 	if len(fresh) == 0 {
@@ -268,19 +283,25 @@ func (s *Server) exec(conn redcon.Conn, c *client) resp.Reply {
 		if q.shard < 0 {
 			continue
 		}
-		if shard >= 0 && q.shard != shard {
+		if shard >= 0 && (q.shard != shard || c.clusterAware && q.slot != slot) {
 			return resp.ErrCrossSlot.Reply()
 		}
 		shard, slot = q.shard, q.slot
 	}
 	for _, w := range watched {
-		if shard >= 0 && w.shard != shard {
+		if shard >= 0 && (w.shard != shard || c.clusterAware && w.slot != slot) {
 			return resp.ErrCrossSlot.Reply()
 		}
 		shard, slot = w.shard, w.slot
 	}
 	if shard < 0 {
 		shard = 0
+	} else if c.clusterAware {
+		// Checked again before proposing: leadership may have moved since
+		// the commands were queued. Redis discards the transaction too.
+		if r, here := s.redirect(shard, slot); !here {
+			return r
+		}
 	}
 	s.waitPause(c, write)
 

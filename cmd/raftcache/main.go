@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"strconv"
@@ -27,6 +28,7 @@ var version = "dev"
 type options struct {
 	id          string
 	addr        string
+	advertise   string
 	clusterAddr string
 	dir         string
 	shards      int
@@ -60,6 +62,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.id, "id", "n1", "node ID, unique in the cluster and listed in --peers")
 	fs.StringVar(&o.addr, "addr", ":6379", "client (RESP) listen address")
+	fs.StringVar(&o.advertise, "advertise", "", "client address given to clients in MOVED and CLUSTER replies, and to nodes that CLUSTER MEET this one "+
+		"(default: this node's --peers entry, else --addr with an unspecified host replaced by 127.0.0.1)")
 	fs.StringVar(&o.clusterAddr, "cluster-addr", "", "cluster (Raft) listen address (default: the client port + 10000 on the same host)")
 	fs.StringVar(&o.dir, "dir", "./data", "data directory")
 	fs.IntVar(&o.shards, "shards", cluster.DefaultShards, "number of shards (Raft groups) made at bootstrap")
@@ -107,7 +111,43 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		}
 		o.clusterAddr = ca
 	}
+	if o.advertise != "" {
+		if host, _, err := net.SplitHostPort(o.advertise); err != nil || unspecifiedHost(host) {
+			return o, fmt.Errorf("--advertise %q: want a host:port that clients can reach", o.advertise)
+		}
+	}
 	return o, nil
+}
+
+// clientAddr is the client address this node gives for itself: --advertise,
+// else its own --peers entry (what every other node gives for it), else
+// --addr with an unspecified host replaced by 127.0.0.1.
+func (o options) clientAddr(peers []cluster.Peer) (string, error) {
+	if o.advertise != "" {
+		return o.advertise, nil
+	}
+	for _, p := range peers {
+		if p.ID == o.id {
+			if host, _, err := net.SplitHostPort(p.Addr); err == nil && !unspecifiedHost(host) {
+				return p.Addr, nil
+			}
+		}
+	}
+	host, port, err := net.SplitHostPort(o.addr)
+	if err != nil {
+		return "", fmt.Errorf("--addr %q: %w", o.addr, err)
+	}
+	if unspecifiedHost(host) {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port), nil
+}
+
+// unspecifiedHost reports whether host names no one address: empty,
+// 0.0.0.0 or ::.
+func unspecifiedHost(host string) bool {
+	ip := net.ParseIP(host)
+	return host == "" || ip != nil && ip.IsUnspecified()
 }
 
 // limits are the client limits the flags set.
@@ -219,9 +259,20 @@ func run(args []string) error {
 	if err != nil {
 		return fmt.Errorf("--peers: %w", err)
 	}
+	clientAddr, err := o.clientAddr(peers)
+	if err != nil {
+		return err
+	}
+	for _, p := range peers {
+		if p.ID == o.id && o.advertise != "" && p.Addr != o.advertise {
+			log.Warn("--advertise differs from this node's --peers entry; the other nodes give clients the --peers address",
+				zap.String("advertise", o.advertise), zap.String("peers_entry", p.Addr))
+		}
+	}
 	node, err := cluster.Open(cluster.Config{
 		NodeID:             o.id,
-		Addr:               o.addr,
+		Addr:               clientAddr,
+		Advertise:          o.advertise,
 		ClusterAddr:        o.clusterAddr,
 		Dir:                o.dir,
 		Shards:             o.shards,
@@ -246,6 +297,7 @@ func run(args []string) error {
 		return err
 	}
 	log.Info("raftcache ready for clients", zap.String("node", o.id), zap.String("addr", srv.Addr().String()),
+		zap.String("advertise", clientAddr),
 		zap.String("cluster_addr", o.clusterAddr), zap.String("dir", o.dir), zap.String("version", version))
 
 	serveErr := make(chan error, 1)
