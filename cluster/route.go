@@ -38,26 +38,35 @@ func (n *Node) Propose(ctx context.Context, shard int, cmds [][][]byte) ([]resp.
 // Read executes a read-only command linearizably on the shard's leader,
 // forwarding it when another node leads.
 func (n *Node) Read(ctx context.Context, shard int, args [][]byte) (resp.Reply, error) {
-	var reply resp.Reply
+	rs, err := n.ReadBatch(ctx, shard, [][][]byte{args})
+	if err != nil {
+		return resp.Reply{}, err
+	}
+	return rs[0], nil
+}
+
+// ReadBatch executes read-only commands linearizably on the shard's
+// leader, all after one leadership confirmation, in order, and returns one
+// reply per command.
+func (n *Node) ReadBatch(ctx context.Context, shard int, cmds [][][]byte) ([]resp.Reply, error) {
+	var replies []resp.Reply
 	err := n.onLeader(ctx, shard, func(s *Shard) error {
 		var err error
-		reply, err = s.Read(ctx, args)
+		replies, err = s.ReadBatch(ctx, cmds)
 		return err
 	}, func(ctx context.Context, addr string) error {
-		body, err := n.forward(ctx, addr, opRead, shard, [][][]byte{args})
+		body, err := n.forward(ctx, addr, opRead, shard, cmds)
 		if err != nil {
 			return err
 		}
 		rs, err := decodeReplies(body)
-		if err == nil && len(rs) != 1 {
+		if err == nil && len(rs) != len(cmds) {
 			err = errBadReply
 		}
-		if err == nil {
-			reply = rs[0]
-		}
+		replies = rs
 		return err
 	})
-	return reply, err
+	return replies, err
 }
 
 // onLeader runs local when this node leads the shard and remote with the

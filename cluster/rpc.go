@@ -22,7 +22,7 @@ const (
 	connKindRPC = 2
 
 	opPropose = 1 // shard(2) entry → replies
-	opRead    = 2 // shard(2) entry holding one command → replies
+	opRead    = 2 // shard(2) entry of read commands → replies
 	opInfo    = 3 // → node id, client address, cluster address, shard count
 	opIndexes = 4 // shard(2) → applied, commit and last log index (8 each)
 	// Membership changes, served by the shard's leader: shard(2), node id
@@ -165,14 +165,11 @@ func (n *Node) handleRPC(req []byte) []byte {
 			}
 			return appendReplies([]byte{statusOK}, replies)
 		}
-		if len(e.cmds) != 1 {
-			return errorStatus(statusError, "read takes one command")
-		}
-		r, err := s.Read(ctx, e.cmds[0])
+		replies, err := s.ReadBatch(ctx, e.cmds)
 		if err != nil {
 			return statusOf(err)
 		}
-		return appendReplyBin(append([]byte{statusOK}, 1), &r)
+		return appendReplies([]byte{statusOK}, replies)
 	}
 	return errorStatus(statusError, fmt.Sprintf("unknown op %d", op))
 }

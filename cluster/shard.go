@@ -349,6 +349,20 @@ func (s *Shard) Read(ctx context.Context, args [][]byte) (resp.Reply, error) {
 	return s.store.Read(time.Now().UnixMilli(), args), nil
 }
 
+// ReadBatch is Read for several commands: one leadership confirmation,
+// then every command in order against the same state.
+func (s *Shard) ReadBatch(ctx context.Context, cmds [][][]byte) ([]resp.Reply, error) {
+	if err := s.readBarrier(ctx); err != nil {
+		return nil, err
+	}
+	now := time.Now().UnixMilli()
+	out := make([]resp.Reply, len(cmds))
+	for i, args := range cmds {
+		out[i] = s.store.Read(now, args)
+	}
+	return out, nil
+}
+
 // ReadLocal executes a read-only command on this replica's state without
 // any leadership check: possibly stale, for READONLY connections and
 // introspection.
