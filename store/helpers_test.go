@@ -262,7 +262,7 @@ func dump(s *Store) state {
 	}
 	for slot := range s.slots {
 		for k, e := range s.slots[slot].m {
-			v := value{ExpireAt: e.expireAt, Version: e.version, LastWrite: e.lastWrite, Enc: e.enc}
+			v := value{ExpireAt: e.expireAt, Version: e.version, LastWrite: int64(e.lastWrite), Enc: e.enc}
 			if e.hash != nil {
 				v.Hash = map[string]string{}
 				for f, b := range e.hash {

@@ -173,7 +173,7 @@ func cmdObject(x exec, a [][]byte) resp.Reply {
 	case resp.EqualFold(sub, "freq"):
 		return resp.ErrLFUNotSelected.Reply()
 	case resp.EqualFold(sub, "idletime"):
-		return resp.Int(max(0, (x.now-e.lastWrite)/1000))
+		return resp.Int(max(0, x.now/1000-int64(e.lastWrite)))
 	default:
 		if e.enc == encIntShared {
 			return resp.Int(sharedRefcount)

@@ -128,7 +128,7 @@ var objectTimeCases = []scenario{
 		{61500, "GET a", bulk("1"), nil}, // a read does not reset it
 		{61500, "OBJECT IDLETIME a", n(60), nil},
 		{61500, "INCR a", n(2), nil},
-		{62400, "OBJECT IDLETIME a", n(0), nil},
+		{62400, "OBJECT IDLETIME a", n(1), nil}, // whole seconds, like Redis's LRU clock
 		{70000, "EXPIRE a 100", n(1), nil},
 		{71000, "OBJECT IDLETIME a", n(1), nil},
 		{71000, "SET a 1 NX", null, nil}, // no write, no reset

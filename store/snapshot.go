@@ -16,7 +16,8 @@ import (
 //	count(uvarint) then count removals: slot(2) deleteSeq(uvarint),
 //	  for the slots whose deleteSeq is not 0, in ascending order
 //	per non-empty slot: 'S' slot(2) count(uvarint) then count entries:
-//	  key(len-prefixed) expireAt(varint) version(uvarint) lastWrite(varint)
+//	  key(len-prefixed) expireAt(varint) version(uvarint) lastWrite(varint,
+//	  Unix seconds)
 //	  encoding(1) then, for a string encoding: value(len-prefixed),
 //	  for a hash encoding: nfields(uvarint) then field, value
 //	'E' crc32-castagnoli of everything before it (4, big endian)
@@ -120,7 +121,7 @@ func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
 			enc.str(k)
 			enc.varint(e.expireAt)
 			enc.uvarint(e.version)
-			enc.varint(e.lastWrite)
+			enc.varint(int64(e.lastWrite))
 			enc.byte(byte(e.enc))
 			if e.hash != nil {
 				enc.uvarint(uint64(len(e.hash)))
@@ -202,7 +203,7 @@ func (s *Store) Restore(r io.Reader) error {
 		m := make(map[string]*entry, min(n, maxPrealloc))
 		for i := uint64(0); i < n && d.err == nil; i++ {
 			key := string(d.bytes())
-			e := &entry{expireAt: d.varint(), version: d.uvarint(), lastWrite: d.varint(), enc: encoding(d.byte())}
+			e := &entry{expireAt: d.varint(), version: d.uvarint(), lastWrite: uint32(d.varint()), enc: encoding(d.byte())}
 			switch {
 			case d.err != nil:
 			case e.enc >= numEncodings:
@@ -236,7 +237,7 @@ func (s *Store) Restore(r io.Reader) error {
 				d.corrupt("repeated key")
 			case e.version == 0 || e.version > seq:
 				d.corrupt("key version out of range")
-			case e.lastWrite > lastNow:
+			case int64(e.lastWrite) > lastNow/1000:
 				d.corrupt("last write after the snapshot's time")
 			case !validEncoding(e):
 				d.corrupt("encoding does not fit the value")

@@ -453,8 +453,8 @@ type meta struct {
 }
 
 var (
-	strMeta  = meta{version: 1, lastWrite: 900, enc: encEmbstr}
-	hashMeta = meta{version: 1, lastWrite: 900, enc: encListpack}
+	strMeta  = meta{version: 1, lastWrite: 1, enc: encEmbstr}
+	hashMeta = meta{version: 1, lastWrite: 1, enc: encListpack}
 )
 
 func entryHead(key string, expireAt int64, m meta) []byte {
@@ -515,7 +515,7 @@ func TestRestoreCraftedSnapshots(t *testing.T) {
 		"negative expiry":      sealed(rec(header(), slotOf("a"), strEntry("a", -5, "1"))),
 		"version 0":            sealed(rec(header(), slotOf("a"), strEntryMeta("a", 0, "1", meta{0, 0, encEmbstr}))),
 		"version after seq":    sealed(rec(header(), slotOf("a"), strEntryMeta("a", 0, "1", meta{101, 0, encEmbstr}))),
-		"write after lastNow":  sealed(rec(header(), slotOf("a"), strEntryMeta("a", 0, "1", meta{1, 1001, encEmbstr}))),
+		"write after lastNow":  sealed(rec(header(), slotOf("a"), strEntryMeta("a", 0, "1", meta{1, 2, encEmbstr}))),
 		"long embstr":          sealed(rec(header(), slotOf("a"), strEntry("a", 0, strings.Repeat("x", 45)))),
 		"int not an integer":   sealed(rec(header(), slotOf("a"), strEntryMeta("a", 0, "01", meta{1, 0, encInt}))),
 		"shared int too big":   sealed(rec(header(), slotOf("a"), strEntryMeta("a", 0, "10000", meta{1, 0, encIntShared}))),

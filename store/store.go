@@ -22,13 +22,18 @@ import (
 // Bytes once published in str or in a hash field are never overwritten:
 // writers replace slices, and APPEND only writes past the length of every
 // slice handed out before. Replies can therefore alias them.
+//
+// The fields are sized so that an entry fits a 64-byte allocation: with a
+// million keys every byte here is a megabyte.
 type entry struct {
-	str       []byte
-	hash      map[string][]byte
-	expireAt  int64
-	lastWrite int64
-	version   uint64
-	gen       uint64
+	str      []byte
+	hash     map[string][]byte
+	expireAt int64
+	version  uint64
+	// lastWrite is in Unix seconds: IDLETIME reports seconds, and 32 bits
+	// last until 2106.
+	lastWrite uint32
+	gen       uint32
 	enc       encoding
 }
 
@@ -40,7 +45,7 @@ func (e *entry) expired(now int64) bool { return e.expireAt != 0 && e.expireAt <
 // the map (see Store.ownSlot).
 type keyspace struct {
 	m   map[string]*entry
-	gen uint64
+	gen uint32
 }
 
 // Store is the keyspace of one shard. Its methods are safe for concurrent
@@ -73,7 +78,7 @@ type Store struct {
 	// snapGen counts snapshots taken; liveSnaps is how many are still being
 	// written out. Together they decide whether a map or an entry is shared
 	// with a snapshot and must be copied before a write.
-	snapGen   uint64
+	snapGen   uint32
 	liveSnaps int
 }
 
@@ -314,7 +319,7 @@ func (s *Store) stamp() uint64 {
 // changed records that the running command changed the owned entry e.
 func (x *exec) changed(e *entry) {
 	e.version = x.s.stamp()
-	e.lastWrite = x.now
+	e.lastWrite = uint32(x.now / 1000)
 }
 
 // setExpire changes the TTL of an owned entry, keeping the counts right.
