@@ -55,9 +55,9 @@ type Config struct {
 // Defaults for Config fields left zero.
 const (
 	DefaultShards             = 3
-	DefaultHeartbeatTimeout   = 500 * time.Millisecond
-	DefaultElectionTimeout    = 500 * time.Millisecond
-	DefaultLeaderLeaseTimeout = 250 * time.Millisecond
+	DefaultHeartbeatTimeout   = 800 * time.Millisecond
+	DefaultElectionTimeout    = 800 * time.Millisecond
+	DefaultLeaderLeaseTimeout = 800 * time.Millisecond
 	DefaultApplyTimeout       = 10 * time.Second
 	DefaultSnapshotThreshold  = 16384
 	DefaultSnapshotInterval   = 60 * time.Second
