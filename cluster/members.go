@@ -100,7 +100,7 @@ func (n *Node) infoResponse() []byte {
 	for _, s := range []string{self.ID, self.Addr, self.ClusterAddr} {
 		out = appendString(out, s)
 	}
-	return binary.AppendUvarint(out, uint64(len(n.shards)))
+	return binary.AppendUvarint(out, uint64(len(n.meta.Shards)))
 }
 
 func (n *Node) askInfo(ctx context.Context, clusterAddr string) (nodeInfo, error) {

@@ -390,18 +390,20 @@ func (v *clusterView) ranges(n *viewNode) [][2]int {
 }
 
 // slots renders CLUSTER SLOTS: one entry per shard, [first, last, master,
-// replica...], each node as [host, port, id, {}]; the replicas are the
-// other members with a known address.
+// replica...], each node as [host, port, id, {}]. Every node has one role
+// in every reply, as in Redis (redis-py keeps one role per node, the last
+// one CLUSTER SLOTS gives it): the replicas are the nodes that are master
+// of no shard, each of which has a replica of every shard; a node that
+// follows this shard but leads another is listed only as a master.
 func (v *clusterView) slots() resp.Reply {
 	ref := func(n *viewNode) resp.Reply {
 		return resp.Array(resp.BulkString(n.host), resp.Int(int64(n.port)), resp.BulkString(n.hexID), resp.Map())
 	}
 	out := make([]resp.Reply, 0, len(v.shards))
 	for i, st := range v.shards {
-		m := v.master[i]
-		e := []resp.Reply{resp.Int(int64(st.FirstSlot)), resp.Int(int64(st.LastSlot)), ref(m)}
+		e := []resp.Reply{resp.Int(int64(st.FirstSlot)), resp.Int(int64(st.LastSlot)), ref(v.master[i])}
 		for _, n := range v.nodes {
-			if n != m && n.host != "" {
+			if len(n.leads) == 0 && n.host != "" {
 				e = append(e, ref(n))
 			}
 		}
@@ -411,16 +413,16 @@ func (v *clusterView) slots() resp.Reply {
 }
 
 // shardsReply renders CLUSTER SHARDS: one entry per shard with its slot
-// range and every member, its master first. replication-offset is the
-// shard's Raft commit index as this node knows it; health is "online"
-// for a node with a known address, else "fail".
+// range, its master and the replicas (as in CLUSTER SLOTS, the nodes that
+// are master of no shard). replication-offset is the shard's Raft commit
+// index as this node knows it; health is "online" for a node with a known
+// address, else "fail".
 func (v *clusterView) shardsReply() resp.Reply {
 	out := make([]resp.Reply, 0, len(v.shards))
 	for i, st := range v.shards {
-		m := v.master[i]
-		nodes := []resp.Reply{v.shardNode(m, "master", st)}
+		nodes := []resp.Reply{v.shardNode(v.master[i], "master", st)}
 		for _, n := range v.nodes {
-			if n != m {
+			if len(n.leads) == 0 {
 				nodes = append(nodes, v.shardNode(n, "replica", st))
 			}
 		}

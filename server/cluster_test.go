@@ -270,10 +270,12 @@ func TestClusterSlotsAndShards(t *testing.T) {
 		return fmt.Sprintf("*4\r\n$9\r\n127.0.0.1\r\n:%d\r\n$40\r\n%s\r\n*0\r\n", port, h(id))
 	}
 	rc.send("CLUSTER SLOTS\r\n")
+	// n3 leads nothing: the replica of every shard. n2 and fake follow
+	// the shards they do not lead, but each node has one role.
 	rc.expect("*3\r\n" +
-		"*5\r\n:0\r\n:5460\r\n" + node(7002, "n2") + node(7000, "fake") + node(7003, "n3") +
-		"*5\r\n:5461\r\n:10921\r\n" + node(7000, "fake") + node(7002, "n2") + node(7003, "n3") +
-		"*5\r\n:10922\r\n:16383\r\n" + node(7000, "fake") + node(7002, "n2") + node(7003, "n3"))
+		"*4\r\n:0\r\n:5460\r\n" + node(7002, "n2") + node(7003, "n3") +
+		"*4\r\n:5461\r\n:10921\r\n" + node(7000, "fake") + node(7003, "n3") +
+		"*4\r\n:10922\r\n:16383\r\n" + node(7000, "fake") + node(7003, "n3"))
 
 	c := redis.NewClient(&redis.Options{Addr: s.Addr().String()})
 	defer c.Close()
@@ -286,8 +288,9 @@ func TestClusterSlotsAndShards(t *testing.T) {
 	}
 	for i, wantMaster := range []string{"n2", "fake", "fake"} {
 		sh := shards[i]
-		if len(sh.Nodes) != 3 || sh.Nodes[0].ID != h(wantMaster) || sh.Nodes[0].Role != "master" ||
-			sh.Nodes[1].Role != "replica" || sh.Nodes[0].Health != "online" || sh.Nodes[0].Endpoint != "127.0.0.1" {
+		if len(sh.Nodes) != 2 || sh.Nodes[0].ID != h(wantMaster) || sh.Nodes[0].Role != "master" ||
+			sh.Nodes[1].ID != h("n3") || sh.Nodes[1].Role != "replica" || sh.Nodes[0].Health != "online" ||
+			sh.Nodes[0].Endpoint != "127.0.0.1" || sh.Nodes[1].Port != 7003 {
 			t.Fatalf("shard %d: %+v", i, sh)
 		}
 	}

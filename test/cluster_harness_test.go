@@ -54,9 +54,16 @@ func (c *testCluster) proc(id string) *proc {
 	return nil
 }
 
-// shardOfKey mirrors the node's layout: contiguous slot ranges.
+// shardOfKey mirrors the node's layout: contiguous slot ranges, shard i
+// owning slots i*NumSlots/n up to (i+1)*NumSlots/n - 1 (slot*n/NumSlots
+// alone is one shard short at some boundaries, such as slot 5461 of 3).
 func (c *testCluster) shardOfKey(key string) int {
-	return store.SlotOf([]byte(key)) * c.shards / store.NumSlots
+	slot := store.SlotOf([]byte(key))
+	i := slot * c.shards / store.NumSlots
+	if slot >= (i+1)*store.NumSlots/c.shards {
+		i++
+	}
+	return i
 }
 
 // keyInShard returns a key, unique for tag, that lives in shard.
