@@ -197,3 +197,10 @@ func (p *proc) signal(sig syscall.Signal) {
 
 // output returns everything the process printed so far (all runs).
 func (p *proc) output() string { return p.allLogs.String() }
+
+// exited is closed when the current run of the process ends.
+func (p *proc) exited() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.done
+}

@@ -3,6 +3,7 @@ package test
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -218,5 +219,41 @@ func TestThreeNodeCluster(t *testing.T) {
 		writeKeys(t, c.procs, "after-pause", 300, a)
 		c.waitConverged(c.procs, 60*time.Second)
 		checkAcked(t, leader.addr(), a)
+	})
+
+	t.Run("add and remove a node", func(t *testing.T) {
+		n4 := newProc(t, "n4", "--shards", "3", "--join")
+		n4.start()
+		waitFor(t, "n4 to answer PING", 30*time.Second, func() bool {
+			c := plainClient(t, n4.addr())
+			return c.Ping(context.Background()).Err() == nil
+		})
+		if out := cli(t, c.procs[0].addr(), "CLUSTER", "MEET", "127.0.0.1",
+			strconv.Itoa(n4.port), strconv.Itoa(n4.clusterPort)); out != "OK" {
+			t.Fatalf("CLUSTER MEET: %s", out)
+		}
+		writeKeys(t, append(c.procs, n4), "with-n4", 500, a)
+		c.waitConverged(append(append([]*proc{}, c.procs...), n4), 60*time.Second)
+		checkAcked(t, n4.addr(), a)
+
+		n4ID := cli(t, n4.addr(), "CLUSTER", "MYID")
+		if out := cli(t, c.procs[1].addr(), "CLUSTER", "FORGET", n4ID); out != "OK" {
+			t.Fatalf("CLUSTER FORGET: %s", out)
+		}
+		writeKeys(t, c.procs, "without-n4", 500, a)
+		c.waitConverged(c.procs, 60*time.Second)
+		checkAcked(t, c.procs[2].addr(), a)
+
+		// The removed node's data directory must not come back.
+		n4.kill()
+		n4.start()
+		select {
+		case <-n4.exited():
+		case <-time.After(30 * time.Second):
+			t.Fatal("removed node started again on its old data directory")
+		}
+		if !strings.Contains(n4.output(), "was removed from its cluster") {
+			t.Fatalf("removed node exited without saying why:\n%s", n4.output())
+		}
 	})
 }

@@ -1,0 +1,274 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// result is one redis-benchmark test against one target, or the median of
+// several.
+type result struct {
+	rps      float64 // requests per second
+	p50, p99 float64 // latency in ms; NaN when redis-benchmark printed none (before 7.0)
+	requests int     // redis-benchmark -n
+	err      string  // why it failed; "" when it did not
+	note     string  // e.g. how many of several rounds failed
+}
+
+// seconds is how long the run took by redis-benchmark's clock.
+func (r result) seconds() float64 { return float64(r.requests) / r.rps }
+
+func (r result) ok() bool { return r.err == "" }
+
+// benchmarkArgs are redis-benchmark's arguments for one test.
+func benchmarkArgs(addr string, cluster bool, test string, pipeline, requests, clients, keyspace int) []string {
+	host, port, _ := net.SplitHostPort(addr)
+	args := []string{"-h", host, "-p", port,
+		"-c", strconv.Itoa(clients), "-r", strconv.Itoa(keyspace), "-n", strconv.Itoa(requests),
+		"-P", strconv.Itoa(pipeline), "-t", test, "--csv"}
+	if cluster {
+		args = append(args, "--cluster")
+	}
+	return args
+}
+
+// maxRequests bounds how far measure raises -n.
+const maxRequests = 50_000_000
+
+// measure runs one test against t with the configured request count.
+//
+// redis-benchmark --cluster runs its clients in threads, which notice that
+// a run is over only on their 250 ms timer, so the run's duration is
+// rounded up to a multiple of 250 ms: 100000 GETs that Redis Cluster
+// answers in 0.1 s count as 0.25 s. A --cluster run shorter than
+// h.cfg.minClusterRun is therefore repeated with proportionally more
+// requests (up to three times), and later rounds start from the raised
+// count. Runs without --cluster time themselves to the millisecond and
+// keep the configured count.
+func (h *harness) measure(ctx context.Context, t *target, test string, pipeline int) result {
+	key := runKey{test: strings.ToUpper(test), pipeline: pipeline, target: t.id}
+	n := h.cfg.requests
+	if pipeline > 1 {
+		n = h.cfg.requestsPipelined
+	}
+	n = max(n, h.raised[key])
+	r := h.runBenchmark(ctx, t, test, pipeline, n)
+	for range 3 {
+		if !t.cluster || !r.ok() {
+			break
+		}
+		more := raise(n, r.seconds(), h.cfg.minClusterRun.Seconds())
+		if more == 0 {
+			break
+		}
+		h.logf("%s -P %d %s took %.2fs by redis-benchmark's 250 ms clock: again with -n %d", key.test, pipeline, t.id, r.seconds(), more)
+		n = more
+		r = h.runBenchmark(ctx, t, test, pipeline, n)
+	}
+	h.raised[key] = n
+	return r
+}
+
+// raise returns the -n to repeat a --cluster run of n requests that took
+// the given seconds with, so that it lasts at least minSecs; 0 when the run
+// was long enough, or n cannot grow.
+func raise(n int, seconds, minSecs float64) int {
+	if minSecs <= 0 || seconds >= minSecs || n >= maxRequests {
+		return 0
+	}
+	return int(math.Min(float64(n)*math.Ceil(minSecs/seconds), maxRequests))
+}
+
+// runBenchmark runs one redis-benchmark test against t. It never fails the
+// harness: a failure is a result with err set.
+func (h *harness) runBenchmark(ctx context.Context, t *target, test string, pipeline, requests int) result {
+	if t.startErr != "" {
+		return result{err: t.startErr}
+	}
+	args := benchmarkArgs(t.addr, t.cluster, test, pipeline, requests, h.cfg.clients, h.cfg.keyspace)
+	rctx, cancel := context.WithTimeout(ctx, h.cfg.runTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(rctx, h.tools.redisBenchmark, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	h.rawf("### %s: redis-benchmark %s (%v, %v)\n%s%s\n", t.id, strings.Join(args, " "),
+		time.Since(start).Round(time.Millisecond), err, stdout.String(), stderr.String())
+	if ctx.Err() != nil {
+		return result{err: "interrupted"}
+	}
+	if rctx.Err() != nil {
+		return result{err: fmt.Sprintf("timed out after %v", h.cfg.runTimeout)}
+	}
+	rows, perr := parseCSV(stdout.String())
+	r, found := rows[strings.ToUpper(test)]
+	if err != nil || perr != nil || !found {
+		reason := failureReason(stdout.String(), stderr.String())
+		if reason == "" && err != nil {
+			reason = err.Error()
+		}
+		if reason == "" {
+			reason = "no " + strings.ToUpper(test) + " line in redis-benchmark's output"
+		}
+		return result{err: reason}
+	}
+	r.requests = requests
+	return r
+}
+
+// parseCSV reads redis-benchmark --csv output into test name → result.
+// Redis 7 prints a header line ("test","rps","avg_latency_ms",...,
+// "p50_latency_ms",...,"p99_latency_ms",...) and one line per test;
+// earlier versions print only "TEST","rps" lines. Other lines (--cluster
+// prints the masters it found) are skipped.
+func parseCSV(out string) (map[string]result, error) {
+	rows := map[string]result{}
+	var header []string
+	for _, line := range strings.Split(out, "\n") {
+		line = lastSegment(line)
+		if !strings.HasPrefix(line, `"`) {
+			continue
+		}
+		rec, err := csv.NewReader(strings.NewReader(line)).Read()
+		if err != nil || len(rec) < 2 {
+			continue
+		}
+		if strings.EqualFold(rec[0], "test") {
+			header = rec
+			continue
+		}
+		r := result{p50: math.NaN(), p99: math.NaN()}
+		cols := header
+		if cols == nil {
+			cols = []string{"test", "rps"}
+		}
+		for i, col := range cols {
+			if i >= len(rec) {
+				break
+			}
+			var dst *float64
+			switch col {
+			case "rps":
+				dst = &r.rps
+			case "p50_latency_ms":
+				dst = &r.p50
+			case "p99_latency_ms":
+				dst = &r.p99
+			default:
+				continue
+			}
+			v, err := strconv.ParseFloat(rec[i], 64)
+			if err != nil {
+				return nil, fmt.Errorf("%s of %s: %q is not a number", col, rec[0], rec[i])
+			}
+			*dst = v
+		}
+		rows[strings.ToUpper(rec[0])] = r
+	}
+	if len(rows) == 0 {
+		return nil, errors.New("no CSV lines in redis-benchmark's output")
+	}
+	return rows, nil
+}
+
+// lastSegment drops what a carriage return overwrote on a terminal
+// (redis-benchmark's progress lines) and surrounding blanks.
+func lastSegment(line string) string {
+	line = strings.TrimRight(line, "\r\n \t")
+	if i := strings.LastIndexByte(line, '\r'); i >= 0 {
+		line = line[i+1:]
+	}
+	return strings.TrimSpace(line)
+}
+
+// failureReason is what a failed redis-benchmark said last: the last two
+// distinct lines of its standard error, else of its standard output.
+func failureReason(stdout, stderr string) string {
+	if r := lastLines(stderr, 2); r != "" {
+		return r
+	}
+	return lastLines(stdout, 2)
+}
+
+// lastLines joins the last n distinct non-empty lines of s with ": ",
+// cut to 200 bytes.
+func lastLines(s string, n int) string {
+	var lines []string
+	for _, l := range strings.Split(s, "\n") {
+		l = lastSegment(l)
+		if l == "" || strings.HasPrefix(l, `"`) || (len(lines) > 0 && lines[len(lines)-1] == l) {
+			continue
+		}
+		lines = append(lines, l)
+	}
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	out := strings.Join(lines, ": ")
+	if len(out) > 200 {
+		out = out[:197] + "..."
+	}
+	return out
+}
+
+// summarize combines the rounds of one test against one target: the median
+// of each figure over the rounds that succeeded (an even count averages
+// the middle two), or the first failure if none did.
+func summarize(runs []result) result {
+	var ok []result
+	var failed []result
+	for _, r := range runs {
+		if r.ok() {
+			ok = append(ok, r)
+		} else {
+			failed = append(failed, r)
+		}
+	}
+	if len(runs) == 0 {
+		return result{err: "not run"}
+	}
+	if len(ok) == 0 {
+		return failed[0]
+	}
+	pick := func(f func(result) float64) float64 {
+		var v []float64
+		for _, r := range ok {
+			v = append(v, f(r))
+		}
+		return median(v)
+	}
+	out := result{
+		requests: slices.MaxFunc(ok, func(a, b result) int { return a.requests - b.requests }).requests,
+		rps:      pick(func(r result) float64 { return r.rps }),
+		p50:      pick(func(r result) float64 { return r.p50 }),
+		p99:      pick(func(r result) float64 { return r.p99 }),
+	}
+	if len(failed) > 0 {
+		out.note = fmt.Sprintf("%d of %d rounds failed: %s", len(failed), len(runs), failed[0].err)
+	}
+	return out
+}
+
+// median of v; NaN if v is empty or holds a NaN.
+func median(v []float64) float64 {
+	if len(v) == 0 || slices.ContainsFunc(v, math.IsNaN) {
+		return math.NaN()
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
