@@ -21,6 +21,9 @@ type Backend interface {
 	Propose(ctx context.Context, shard int, cmds [][][]byte) ([]resp.Reply, error)
 	// Read executes a read-only command linearizably on the shard.
 	Read(ctx context.Context, shard int, args [][]byte) (resp.Reply, error)
+	// ReadBatch executes read-only commands linearizably on the shard, in
+	// order, after one leadership confirmation.
+	ReadBatch(ctx context.Context, shard int, cmds [][][]byte) ([]resp.Reply, error)
 	// Snapshot takes a snapshot of the shard now.
 	Snapshot(ctx context.Context, shard int) error
 	// Status describes every shard.
@@ -68,6 +71,10 @@ func (b NodeBackend) Peers() []cluster.Peer    { return b.Node.Peers() }
 
 func (b NodeBackend) Propose(ctx context.Context, shard int, cmds [][][]byte) ([]resp.Reply, error) {
 	return b.Node.Propose(ctx, shard, cmds)
+}
+
+func (b NodeBackend) ReadBatch(ctx context.Context, shard int, cmds [][][]byte) ([]resp.Reply, error) {
+	return b.Node.ReadBatch(ctx, shard, cmds)
 }
 
 func (b NodeBackend) Read(ctx context.Context, shard int, args [][]byte) (resp.Reply, error) {

@@ -25,6 +25,8 @@ func TestClientKill(t *testing.T) {
 
 	// The old form names the peer address.
 	v2 := dialRaw(t, srv)
+	v2.send("PING\r\n") // the server has registered it once it answers
+	v2.expect("+PONG\r\n")
 	admin.send("CLIENT KILL " + v2.c.LocalAddr().String() + "\r\n")
 	admin.expect(ok)
 	v2.expectClosed()

@@ -31,6 +31,9 @@ type client struct {
 	// Owned by the connection goroutine.
 	proto  int
 	quit   bool
+	// aborted is set when the server closed the connection mid-pipeline
+	// (output limit): nothing more of the pipeline runs.
+	aborted bool
 	buf    []byte
 	keyPos []int
 	// multi is the open transaction (MULTI was called), or nil.

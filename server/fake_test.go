@@ -22,6 +22,8 @@ type fakeBackend struct {
 	// waitBlocks makes WaitReplicas wait for its context when replicas
 	// are asked for, as a node without replicas would with timeout 0.
 	waitBlocks bool
+	// readBatches counts ReadBatch calls.
+	readBatches int
 
 	// The cluster the fake pretends to be part of (see setCluster):
 	// leaders[shard] is the shard's leader ("" none; nil: "fake" leads
@@ -106,6 +108,21 @@ func (b *fakeBackend) Read(_ context.Context, shard int, args [][]byte) (resp.Re
 		return resp.Reply{}, fail
 	}
 	return b.shards[shard].Read(time.Now().UnixMilli(), args), nil
+}
+
+func (b *fakeBackend) ReadBatch(ctx context.Context, shard int, cmds [][][]byte) ([]resp.Reply, error) {
+	out := make([]resp.Reply, len(cmds))
+	for i, args := range cmds {
+		r, err := b.Read(ctx, shard, args)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = r
+	}
+	b.mu.Lock()
+	b.readBatches++
+	b.mu.Unlock()
+	return out, nil
 }
 
 func (b *fakeBackend) Snapshot(context.Context, int) error {

@@ -350,6 +350,7 @@ func (s *Server) queueReply(conn redcon.Conn, c *client, b []byte) {
 		s.log.Warn("closing client that reached the output buffer limit",
 			g.logFields(zap.Int64("limit", s.limits.OutputBufferLimit), zap.Int("reply_bytes", len(b)),
 				zap.Int("queued_bytes", g.pendingOut))...)
+		c.aborted = true
 		s.abortConn(conn, g)
 		return
 	}
@@ -357,6 +358,7 @@ func (s *Server) queueReply(conn redcon.Conn, c *client, b []byte) {
 	g.pendingOut += len(b)
 	if g.pendingOut >= flushAt {
 		if w := redcon.BaseWriter(conn); w != nil && w.Flush() != nil {
+			c.aborted = true
 			s.abortConn(conn, g)
 		}
 	}

@@ -206,9 +206,6 @@ func (s *Server) closed(conn redcon.Conn, err error) {
 // while serving it is logged with its stack and closes only that
 // connection.
 func (s *Server) handle(conn redcon.Conn, cmd redcon.Command) {
-	if isReleaseFrame(cmd.Args) {
-		return // the guard's, not the client's (see releaseFrame)
-	}
 	c, _ := conn.Context().(*client)
 	defer func() {
 		if p := recover(); p != nil {
@@ -217,6 +214,17 @@ func (s *Server) handle(conn redcon.Conn, cmd redcon.Command) {
 			conn.Close()
 		}
 	}()
+	if s.servePipeline(conn, c, cmd) {
+		return
+	}
+	s.serveOne(conn, c, cmd)
+}
+
+// serveOne serves one command and writes its reply.
+func (s *Server) serveOne(conn redcon.Conn, c *client, cmd redcon.Command) {
+	if isReleaseFrame(cmd.Args) {
+		return // the guard's, not the client's (see releaseFrame)
+	}
 	s.stats.commands.Add(1)
 	start := time.Now()
 	c.cur, c.ran = "", false
@@ -237,6 +245,8 @@ func (s *Server) handle(conn redcon.Conn, cmd redcon.Command) {
 		s.write(conn, c, &r)
 	}
 	if c.quit {
+		// Commands pipelined after QUIT are not served.
+		conn.ReadPipeline()
 		conn.Close()
 	}
 }
