@@ -29,13 +29,13 @@ type client struct {
 	cancel context.CancelFunc
 
 	// Owned by the connection goroutine.
-	proto  int
-	quit   bool
+	proto int
+	quit  bool
 	// aborted is set when the server closed the connection mid-pipeline
 	// (output limit): nothing more of the pipeline runs.
 	aborted bool
-	buf    []byte
-	keyPos []int
+	buf     []byte
+	keyPos  []int
 	// multi is the open transaction (MULTI was called), or nil.
 	multi *txState
 	// watched are the keys WATCH recorded, with the versions read then.

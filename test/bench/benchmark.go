@@ -45,33 +45,38 @@ func benchmarkArgs(addr string, cluster bool, test string, pipeline, requests, c
 // maxRequests bounds how far measure raises -n.
 const maxRequests = 50_000_000
 
-// measure runs one test against t with the configured request count.
+// measure runs one test against t: first with h.cfg.requests requests
+// (or, in later rounds, with the count an earlier round was raised to),
+// then, while the run was shorter than the minimum, again with
+// proportionally more requests (at most three times). A run shorter than a
+// second says little, and the targets differ in speed by two orders of
+// magnitude, so a fixed count would either waste minutes on the slow ones
+// or time the fast ones over a few milliseconds. Only -n changes; the
+// workload (-c, -r, -P, the test) stays the same for every target.
 //
 // redis-benchmark --cluster runs its clients in threads, which notice that
-// a run is over only on their 250 ms timer, so the run's duration is
-// rounded up to a multiple of 250 ms: 100000 GETs that Redis Cluster
-// answers in 0.1 s count as 0.25 s. A --cluster run shorter than
-// h.cfg.minClusterRun is therefore repeated with proportionally more
-// requests (up to three times), and later rounds start from the raised
-// count. Runs without --cluster time themselves to the millisecond and
-// keep the configured count.
+// a run is over only on their 250 ms timer, so it rounds the run's
+// duration up to a multiple of 250 ms (100000 GETs that Redis Cluster
+// answers in 0.1 s count as 0.25 s): --cluster runs get the longer
+// minimum h.cfg.minClusterRun. Runs without --cluster time themselves to
+// the millisecond.
 func (h *harness) measure(ctx context.Context, t *target, test string, pipeline int) result {
 	key := runKey{test: strings.ToUpper(test), pipeline: pipeline, target: t.id}
-	n := h.cfg.requests
-	if pipeline > 1 {
-		n = h.cfg.requestsPipelined
+	minRun := h.cfg.minRun
+	if t.cluster {
+		minRun = max(minRun, h.cfg.minClusterRun)
 	}
-	n = max(n, h.raised[key])
+	n := max(h.cfg.requests, h.raised[key])
 	r := h.runBenchmark(ctx, t, test, pipeline, n)
 	for range 3 {
-		if !t.cluster || !r.ok() {
+		if !r.ok() {
 			break
 		}
-		more := raise(n, r.seconds(), h.cfg.minClusterRun.Seconds())
+		more := raise(n, r.seconds(), minRun.Seconds())
 		if more == 0 {
 			break
 		}
-		h.logf("%s -P %d %s took %.2fs by redis-benchmark's 250 ms clock: again with -n %d", key.test, pipeline, t.id, r.seconds(), more)
+		h.logf("%s -P %d %s: %d requests took %.2fs, again with %d", key.test, pipeline, t.id, n, r.seconds(), more)
 		n = more
 		r = h.runBenchmark(ctx, t, test, pipeline, n)
 	}
@@ -79,9 +84,9 @@ func (h *harness) measure(ctx context.Context, t *target, test string, pipeline 
 	return r
 }
 
-// raise returns the -n to repeat a --cluster run of n requests that took
-// the given seconds with, so that it lasts at least minSecs; 0 when the run
-// was long enough, or n cannot grow.
+// raise returns the -n to repeat a run of n requests that took the given
+// seconds with, so that it lasts at least minSecs; 0 when the run was long
+// enough, or n cannot grow.
 func raise(n int, seconds, minSecs float64) int {
 	if minSecs <= 0 || seconds >= minSecs || n >= maxRequests {
 		return 0

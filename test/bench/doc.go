@@ -7,11 +7,12 @@
 // (free ports, a temporary directory on the default temp file system):
 // redis-server without persistence, redis-server with appendfsync always, a
 // 3-master Redis Cluster, one raftcache node and a 3-node raftcache
-// cluster. It runs redis-benchmark with the same parameters against each
-// (SET, GET, INCR, HSET; -P 1 and -P 16; the raftcache cluster once through
-// one node as a plain client and once with --cluster), one test at a time
-// with the targets taken in turn, so that a change in the machine's speed
-// during the run hits every target alike. It then loads the same keys with
+// cluster. It runs the same redis-benchmark workload against each (SET,
+// GET, INCR, HSET; -P 1 and -P 16; the raftcache cluster once through one
+// node as a plain client and once with --cluster; only -n grows until a
+// run lasts long enough to time), one test at a time with the targets
+// taken in turn, so that a change in the machine's speed during the run
+// hits every target alike. It then loads the same keys with
 // `redis-cli --pipe` into a fresh redis-server and a fresh raftcache node
 // and compares their resident memory (VmRSS).
 //

@@ -17,24 +17,24 @@ import (
 
 // config is the command line.
 type config struct {
-	requests          int // redis-benchmark -n with -P 1
-	requestsPipelined int // redis-benchmark -n with -P > 1
-	clients           int
-	keyspace          int
-	pipelines         []int
-	tests             []string
-	rounds            int
-	memKeys           int
-	valueSize         int
-	loadStreams       int
-	runTimeout        time.Duration
-	minClusterRun     time.Duration // see harness.measure
-	profile           time.Duration
-	targets           []string
-	out               string // markdown report; "" for none
-	binary            string // a raftcache binary to use instead of building one
-	keep              bool
-	quick             bool
+	requests      int // redis-benchmark -n of a first run
+	clients       int
+	keyspace      int
+	pipelines     []int
+	tests         []string
+	rounds        int
+	memKeys       int
+	valueSize     int
+	loadStreams   int
+	runTimeout    time.Duration
+	minRun        time.Duration // see harness.measure
+	minClusterRun time.Duration // see harness.measure
+	profile       time.Duration
+	targets       []string
+	out           string // markdown report; "" for none
+	binary        string // a raftcache binary to use instead of building one
+	keep          bool
+	quick         bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -48,8 +48,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 			"and a 3-master Redis Cluster with redis-benchmark, and compares resident memory.\n\n")
 		fs.PrintDefaults()
 	}
-	fs.IntVar(&c.requests, "requests", 20000, "redis-benchmark -n (requests per test and target) with -P 1")
-	fs.IntVar(&c.requestsPipelined, "requests-pipelined", 100000, "redis-benchmark -n with -P 16")
+	fs.IntVar(&c.requests, "requests", 20000, "redis-benchmark -n of every test against every target, raised for runs shorter than -min-run")
 	fs.IntVar(&c.clients, "clients", 50, "redis-benchmark -c")
 	fs.IntVar(&c.keyspace, "keyspace", 100000, "redis-benchmark -r")
 	fs.StringVar(&pipelines, "pipelines", "1,16", "redis-benchmark -P values, comma separated")
@@ -59,8 +58,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.valueSize, "value-size", 100, "bytes per value in the memory comparison")
 	fs.IntVar(&c.loadStreams, "load-streams", 50, "concurrent redis-cli --pipe processes loading the keys of the memory comparison")
 	fs.DurationVar(&c.runTimeout, "run-timeout", 3*time.Minute, "longest one redis-benchmark run may take before it counts as failed")
+	fs.DurationVar(&c.minRun, "min-run", time.Second, "shortest run: a shorter one is repeated with proportionally more requests (0: never)")
 	fs.DurationVar(&c.minClusterRun, "min-cluster-run", 2500*time.Millisecond,
-		"shortest --cluster run: redis-benchmark --cluster rounds durations up to 250 ms, so a shorter run is repeated with more requests (0: never)")
+		"shortest --cluster run (redis-benchmark --cluster rounds durations up to a multiple of 250 ms)")
 	fs.DurationVar(&c.profile, "profile", 0, "with raftcache's pprof flag present: CPU profile of SET and GET (-P 1) of this length per raftcache target, into results/profiles/ (0: none)")
 	fs.StringVar(&targets, "targets", strings.Join(targetOrder, ","), "targets to run, comma separated")
 	fs.StringVar(&c.out, "out", "", "markdown report path (default: test/bench/results/latest.md; with -quick none); - for none")
@@ -79,14 +79,14 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		if !set["requests"] {
 			c.requests = 2000
 		}
-		if !set["requests-pipelined"] {
-			c.requestsPipelined = 10000
-		}
 		if !set["mem-keys"] {
 			c.memKeys = 20000
 		}
+		if !set["min-run"] {
+			c.minRun = 250 * time.Millisecond
+		}
 		if !set["min-cluster-run"] {
-			c.minClusterRun = time.Second
+			c.minClusterRun = 500 * time.Millisecond
 		}
 	}
 	var err error
@@ -101,8 +101,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		}
 	}
 	switch {
-	case c.requests < 1 || c.requestsPipelined < 1:
-		return c, errors.New("-requests and -requests-pipelined must be at least 1")
+	case c.requests < 1:
+		return c, errors.New("-requests must be at least 1")
 	case c.clients < 1 || c.keyspace < 1 || c.rounds < 1:
 		return c, errors.New("-clients, -keyspace and -rounds must be at least 1")
 	case c.memKeys < 0 || c.valueSize < 1 || c.loadStreams < 1:

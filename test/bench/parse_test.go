@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/raftcache/raftcache/test/redisoracle"
 )
@@ -237,7 +238,7 @@ func TestParseFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.requests != 500 || c.requestsPipelined != 10000 || c.memKeys != 20000 {
+	if c.requests != 500 || c.memKeys != 20000 || c.minRun != 250*time.Millisecond || c.minClusterRun != 500*time.Millisecond {
 		t.Errorf("-quick with -requests 500: %+v", c)
 	}
 	c, err = parseFlags(nil, io.Discard)

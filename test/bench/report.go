@@ -145,8 +145,8 @@ func (rep *report) markdown() string {
 	w("| Redis | redis-server %s, %s |\n", cell(m.redis), cell(m.benchmark))
 	w("| raftcache | %s, --shards %d, default flags otherwise |\n", cell(m.raftcache), raftcacheShards)
 	w("| data directories | %s |\n", cell(m.disk))
-	w("| redis-benchmark | -c %d -r %d; -n %d with -P 1, -n %d with -P > 1%s; %s |\n",
-		rep.cfg.clients, rep.cfg.keyspace, rep.cfg.requests, rep.cfg.requestsPipelined, raisedNote(rep.cfg.minClusterRun), rounds(rep.cfg.rounds))
+	w("| redis-benchmark | -c %d -r %d -n %d%s; %s |\n", rep.cfg.clients, rep.cfg.keyspace, rep.cfg.requests,
+		raisedNote(rep.cfg.minRun, rep.cfg.minClusterRun), rounds(rep.cfg.rounds))
 	w("\n")
 
 	rep.writeGoals(&b)
@@ -162,11 +162,13 @@ func (rep *report) markdown() string {
 		"--cluster every client of a master uses one hash tag, hence one slot of that master.\n")
 	w("- Every target runs on this machine at the same time as redis-benchmark (idle targets stay up during the " +
 		"others' runs); each test visits the targets in a rotating order.\n")
-	if rep.cfg.minClusterRun > 0 {
-		w("- redis-benchmark --cluster runs its clients in threads that notice the end of a run only on a 250 ms "+
-			"timer, so it rounds a run's duration up to a multiple of 250 ms (100000 GETs answered in 0.1 s count as "+
-			"0.25 s). A --cluster run shorter than %v was therefore repeated with proportionally more requests: the -n "+
-			"column shows the count used. Runs without --cluster time themselves to the millisecond.\n", rep.cfg.minClusterRun)
+	if rep.cfg.minRun > 0 || rep.cfg.minClusterRun > 0 {
+		w("- Every target gets the same redis-benchmark workload (-c, -r, -P, test); only the number of requests "+
+			"differs: a run shorter than %v was repeated with proportionally more requests (the -n column), so that "+
+			"the fast targets are not timed over a few milliseconds nor the slow ones over minutes. redis-benchmark "+
+			"--cluster rounds a run's duration up to a multiple of 250 ms (its threads notice the end on a 250 ms "+
+			"timer), so --cluster runs last at least %v. The higher count also fills more of the -r keyspace "+
+			"before GET.\n", rep.cfg.minRun, max(rep.cfg.minRun, rep.cfg.minClusterRun))
 	}
 	w("- redis-benchmark is one thread sharing the machine's cores: where all Redis targets land near the same " +
 		"req/s (typically at -P 1 on a small machine) the client, not Redis, is the limit, and ratios against " +
@@ -185,11 +187,11 @@ func (rep *report) markdown() string {
 	return b.String()
 }
 
-func raisedNote(d time.Duration) string {
-	if d <= 0 {
+func raisedNote(minRun, minClusterRun time.Duration) string {
+	if minRun <= 0 && minClusterRun <= 0 {
 		return ""
 	}
-	return fmt.Sprintf(", raised for --cluster runs shorter than %v (see the notes)", d)
+	return fmt.Sprintf(", raised until a run lasts %v (with --cluster %v)", minRun, max(minRun, minClusterRun))
 }
 
 func rounds(n int) string {

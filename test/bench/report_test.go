@@ -14,7 +14,7 @@ func fakeReport(rps map[runKey]float64, fail map[runKey]string) *report {
 		when:       time.Date(2026, 1, 2, 3, 4, 0, 0, time.UTC),
 		elapsed:    3 * time.Minute,
 		machine:    machine{cpu: "Test CPU", cores: 2, goVersion: "go1.26", redis: "7.0.15"},
-		cfg:        config{clients: 50, keyspace: 100000, requests: 1000, requestsPipelined: 5000, rounds: 1, pipelines: []int{1, 16}, tests: []string{"set", "get"}},
+		cfg:        config{clients: 50, keyspace: 100000, requests: 1000, minRun: time.Second, minClusterRun: 2500 * time.Millisecond, rounds: 1, pipelines: []int{1, 16}, tests: []string{"set", "get"}},
 		targets:    targetOrder,
 		results:    map[runKey][]result{},
 		foreignCPU: 0.02,
@@ -87,7 +87,7 @@ func TestMarkdown(t *testing.T) {
 	for _, want := range []string{
 		"| CPU | Test CPU, 2 cores |",
 		"| other processes' CPU use during the benchmarks | 2% of the machine |",
-		"| redis-benchmark | -c 50 -r 100000; -n 1000 with -P 1, -n 5000 with -P > 1; 1 round |",
+		"| redis-benchmark | -c 50 -r 100000 -n 1000, raised until a run lasts 1s (with --cluster 2.5s); 1 round |",
 		"| raftcache, 3 nodes, plain client via n1 | 1000 | 1000 |",
 		"| GET -P 1: raftcache, 3 nodes (--cluster) vs Redis Cluster, 3 masters (--cluster) | 0.60 (plain client via n1: 0.45) | ≥ 0.60 | **met** |",
 		"| GET -P 1: raftcache, 1 node vs redis-server, no persistence | 0.65 | ≥ 0.70 | not met |",
