@@ -1,7 +1,11 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"io"
+	"os"
+	"strings"
 	"testing"
 
 	"github.com/raftcache/raftcache/cluster"
@@ -39,5 +43,32 @@ func TestClientAddr(t *testing.T) {
 		if _, err := parseFlags([]string{"--advertise", bad}, io.Discard); err == nil {
 			t.Errorf("--advertise %q accepted", bad)
 		}
+	}
+}
+
+// TestREADMEListsEveryFlag keeps the README's flags table complete: every
+// flag in the usage text has a row.
+func TestREADMEListsEveryFlag(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var usage strings.Builder
+	if _, err := parseFlags([]string{"-h"}, &usage); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("-h: %v", err)
+	}
+	n := 0
+	for _, line := range strings.Split(usage.String(), "\n") {
+		if !strings.HasPrefix(line, "  -") {
+			continue
+		}
+		name := strings.Fields(strings.TrimPrefix(line, "  -"))[0]
+		n++
+		if !strings.Contains(string(readme), "| `--"+name+"` |") {
+			t.Errorf("README's flags table has no row for --%s", name)
+		}
+	}
+	if n < 10 {
+		t.Fatalf("found only %d flags in the usage text:\n%s", n, usage.String())
 	}
 }
