@@ -98,3 +98,37 @@ func (n *Node) WaitReplicas(ctx context.Context, shards []int, numreplicas int, 
 		}
 	}
 }
+
+// Lag is how far one replica of a shard trails the shard's leader.
+type Lag struct {
+	ID string
+	// Entries is the leader's last log index minus the replica's; -1 when
+	// the replica did not answer.
+	Entries int64
+}
+
+// FollowerLag reports, for a shard this node leads, each other voter's
+// lag behind this node's log; nil when this node does not lead it.
+func (n *Node) FollowerLag(ctx context.Context, shard int) []Lag {
+	s := n.shards[shard]
+	if !s.IsLeader() {
+		return nil
+	}
+	voters, err := s.Voters()
+	if err != nil {
+		return nil
+	}
+	last := s.raft.LastIndex()
+	var out []Lag
+	for _, v := range voters {
+		if string(v.ID) == n.meta.NodeID {
+			continue
+		}
+		l := Lag{ID: string(v.ID), Entries: -1}
+		if idx, err := n.indexesOf(ctx, shard, string(v.ID), string(v.Address)); err == nil {
+			l.Entries = int64(last) - int64(idx.last)
+		}
+		out = append(out, l)
+	}
+	return out
+}

@@ -35,6 +35,9 @@ type Backend interface {
 	// numreplicas of them do or timeout passes (0: no time limit; ctx
 	// still ends the wait). It backs WAIT.
 	WaitReplicas(ctx context.Context, shards []int, numreplicas int, timeout time.Duration) (int, error)
+	// FollowerLag reports how far each other replica of a shard this node
+	// leads trails it (nil when it does not lead the shard).
+	FollowerLag(ctx context.Context, shard int) []cluster.Lag
 	// LocalDigest is a digest of this node's replica of the shard, equal on
 	// every replica that applied the same entries (DEBUG DIGEST).
 	LocalDigest(shard int) [20]byte
@@ -83,6 +86,10 @@ func (b NodeBackend) Read(ctx context.Context, shard int, args [][]byte) (resp.R
 
 func (b NodeBackend) WaitReplicas(ctx context.Context, shards []int, numreplicas int, timeout time.Duration) (int, error) {
 	return b.Node.WaitReplicas(ctx, shards, numreplicas, timeout)
+}
+
+func (b NodeBackend) FollowerLag(ctx context.Context, shard int) []cluster.Lag {
+	return b.Node.FollowerLag(ctx, shard)
 }
 
 func (b NodeBackend) LocalDigest(shard int) [20]byte {

@@ -160,6 +160,8 @@ func (b *fakeBackend) WaitReplicas(ctx context.Context, _ []int, n int, _ time.D
 	return 0, nil
 }
 
+func (b *fakeBackend) FollowerLag(context.Context, int) []cluster.Lag { return nil }
+
 func (b *fakeBackend) LocalDigest(shard int) [20]byte { return b.shards[shard].Digest() }
 
 func (b *fakeBackend) Peers() []cluster.Peer {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"os"
 	"runtime"
 	"strconv"
@@ -237,8 +238,25 @@ func (s *Server) infoReplication(b *infoBuilder) {
 				",commit_index="+strconv.FormatUint(st.CommitIndex, 10)+
 				",applied_index="+strconv.FormatUint(st.AppliedIndex, 10)+
 				",last_index="+strconv.FormatUint(st.LastIndex, 10)+
-				",snapshot_index="+strconv.FormatUint(st.LastSnapshotIndex, 10))
+				",snapshot_index="+strconv.FormatUint(st.LastSnapshotIndex, 10)+
+				s.followersField(st.ID))
 	}
+}
+
+// followersField lists, for a shard this node leads, each follower's lag
+// in log entries (",followers=n2:0|n3:5"; -1 for one that did not answer).
+func (s *Server) followersField(shard int) string {
+	ctx, cancel := context.WithTimeout(s.ctx, time.Second)
+	defer cancel()
+	lags := s.backend.FollowerLag(ctx, shard)
+	if len(lags) == 0 {
+		return ""
+	}
+	parts := make([]string, len(lags))
+	for i, l := range lags {
+		parts[i] = l.ID + ":" + strconv.FormatInt(l.Entries, 10)
+	}
+	return ",followers=" + strings.Join(parts, "|")
 }
 
 func (s *Server) infoCPU(b *infoBuilder) {

@@ -167,6 +167,19 @@ func TestThreeNodeCluster(t *testing.T) {
 	writeKeys(t, c.procs, "k", 10000, a)
 	checkAcked(t, c.procs[2].addr(), a)
 
+	// A leader's INFO shows each follower's lag.
+	leader := c.leaderOf(0, c.procs)
+	waitFor(t, "INFO to show both followers of shard 0 caught up", 30*time.Second, func() bool {
+		info := cli(t, leader.addr(), "INFO", "replication")
+		for _, line := range strings.Split(info, "\n") {
+			if strings.HasPrefix(line, "shard0:") {
+				_, f, ok := strings.Cut(strings.TrimSpace(line), ",followers=")
+				return ok && strings.Count(f, ":0") == 2
+			}
+		}
+		return false
+	})
+
 	t.Run("kill the leader of each shard", func(t *testing.T) {
 		for shard := 0; shard < c.shards; shard++ {
 			leader := c.leaderOf(shard, c.procs)
