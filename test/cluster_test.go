@@ -68,6 +68,20 @@ func writeKeys(t testing.TB, nodes []*proc, prefix string, n int, a *acked) {
 	}
 }
 
+// writeOneByOne writes n keys through addr, one command per round trip,
+// so that each becomes its own log entry.
+func writeOneByOne(t testing.TB, addr, prefix string, n int, a *acked) {
+	t.Helper()
+	c := plainClient(t, addr)
+	for i := 0; i < n; i++ {
+		k, v := fmt.Sprintf("%s:%d", prefix, i), fmt.Sprintf("v%d", i)
+		if err := c.Set(context.Background(), k, v, 0).Err(); err != nil {
+			t.Fatalf("SET %s: %v", k, err)
+		}
+		a.add(k, v)
+	}
+}
+
 // waitBalanced waits until every node leads exactly one shard (the
 // cluster has as many shards as nodes).
 func (c *testCluster) waitBalanced(timeout time.Duration) {
@@ -204,6 +218,9 @@ func TestThreeNodeCluster(t *testing.T) {
 		live := without(c.procs, down)
 		down.kill()
 		writeKeys(t, live, "compacted", 2000, a)
+		// Pipelined writes share log entries; single ones make enough
+		// entries per shard to outnumber --raft-trailing-logs.
+		writeOneByOne(t, live[0].addr(), "compacted-single", 400, a)
 		for _, p := range live {
 			if got := cli(t, p.addr(), "SAVE"); got != "OK" {
 				t.Fatalf("SAVE on %s: %q", p.id, got)
