@@ -86,12 +86,14 @@ func (h *harness) measure(ctx context.Context, t *target, test string, pipeline 
 
 // raise returns the -n to repeat a run of n requests that took the given
 // seconds with, so that it lasts at least minSecs; 0 when the run was long
-// enough, or n cannot grow.
+// enough, or n cannot grow. It aims 30% past minSecs: a short run
+// underestimates the rate (connections warming up, --cluster's rounding),
+// and a repeat that falls just short costs another run.
 func raise(n int, seconds, minSecs float64) int {
 	if minSecs <= 0 || seconds >= minSecs || n >= maxRequests {
 		return 0
 	}
-	return int(math.Min(float64(n)*math.Ceil(minSecs/seconds), maxRequests))
+	return int(math.Min(float64(n)*math.Ceil(1.3*minSecs/seconds), maxRequests))
 }
 
 // runBenchmark runs one redis-benchmark test against t. It never fails the

@@ -346,9 +346,10 @@ func TestRaise(t *testing.T) {
 		seconds, minSecs float64
 		want             int
 	}{
-		{n: 100000, seconds: 0.25, minSecs: 2.5, want: 1000000},
-		{n: 1000000, seconds: 1, minSecs: 2.5, want: 3000000},
-		{n: 20000, seconds: 0.5, minSecs: 2.5, want: 100000},
+		{n: 100000, seconds: 0.25, minSecs: 2.5, want: 1300000},
+		{n: 1000000, seconds: 1, minSecs: 2.5, want: 4000000},
+		{n: 20000, seconds: 0.5, minSecs: 1, want: 60000},
+		{n: 20000, seconds: 0.03, minSecs: 1, want: 880000},
 		{n: 100000, seconds: 2.5, minSecs: 2.5, want: 0},
 		{n: 100000, seconds: 0.25, minSecs: 0, want: 0},
 		{n: 40000000, seconds: 0.25, minSecs: 2.5, want: maxRequests},

@@ -149,6 +149,13 @@ func TestMarkdownBusyMachine(t *testing.T) {
 	if strings.Contains(rep.markdown(), "Warning") {
 		t.Error("2% foreign CPU: want no warning")
 	}
+	if strings.Contains(rep.markdown(), "Smoke test") {
+		t.Error("full run: want no smoke-test banner")
+	}
+	rep.cfg.quick = true
+	if !strings.Contains(rep.markdown(), "**Smoke test (-quick):") {
+		t.Error("-quick: want the smoke-test banner")
+	}
 	rep.foreignCPU = 0.35
 	if md := rep.markdown(); !strings.Contains(md, "**Warning: other processes kept the CPUs 35% busy during the benchmarks;") {
 		t.Errorf("35%% foreign CPU: want a warning\n%s", md)
