@@ -40,6 +40,11 @@ type Shard struct {
 	verify    verifier
 	observer  *raft.Observer
 
+	// proposals feed the group-commit loop; inflight carries its entries,
+	// in log order, to the goroutine that answers them.
+	proposals chan *proposal
+	inflight  chan inflightEntry
+
 	// leaderCh is closed, and replaced, whenever this node observes a
 	// change of the shard's leader.
 	leaderMu sync.Mutex
@@ -174,6 +179,8 @@ func startShard(sc shardConfig, st shardStorage) (*Shard, error) {
 		applyLimit:   sc.cfg.ApplyTimeout,
 		stop:         make(chan struct{}),
 		leaderCh:     make(chan struct{}),
+		proposals:    make(chan *proposal, 4096),
+		inflight:     make(chan inflightEntry, maxInflight),
 	}
 	s.verify.r = s
 
@@ -222,7 +229,9 @@ func startShard(sc shardConfig, st shardStorage) (*Shard, error) {
 		return ok
 	})
 	s.raft.RegisterObserver(s.observer)
-	s.wg.Add(3)
+	s.wg.Add(5)
+	go s.proposer()
+	go s.committer()
 	go s.watchLeadership()
 	go s.expireLoop()
 	go s.watchLeaderChanges(observations)
@@ -297,45 +306,49 @@ func (s *Shard) notLeader() error {
 	return e
 }
 
-// Propose replicates cmds as one log entry and returns their replies once
-// the entry is committed and applied here. cmds must not be changed until
+// Propose replicates cmds (in one log entry, possibly shared with other
+// callers' commands: see groupcommit.go) and returns their replies once the
+// entry is committed and applied here. cmds must not be changed until
 // Propose returns. Errors: a *NotLeaderError (nothing proposed),
-// ErrUnknownOutcome (the entry may still apply), or ctx's error.
+// ErrUnknownOutcome (the entry may still apply), or ctx's error before
+// anything was proposed.
 func (s *Shard) Propose(ctx context.Context, cmds [][][]byte) ([]resp.Reply, error) {
 	if s.raft.State() != raft.Leader {
 		return nil, s.notLeader()
 	}
-	timeout := s.applyLimit
-	if dl, ok := ctx.Deadline(); ok {
-		timeout = min(timeout, time.Until(dl))
+	p := &proposal{cmds: cmds, res: make(chan proposalResult, 1)}
+	select {
+	case s.proposals <- p:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-s.stop:
+		return nil, ErrShutdown
 	}
-	if timeout <= 0 {
-		return nil, context.DeadlineExceeded
+	select {
+	case r := <-p.res:
+		return r.replies, r.err
+	case <-s.stop:
+		return nil, fmt.Errorf("shard %d: %w: %w", s.id, ErrUnknownOutcome, ErrShutdown)
 	}
-	data := encodeEntry(nil, time.Now().UnixMilli(), cmds)
-	f := s.raft.Apply(data, timeout)
-	if err := s.wait(f); err != nil {
-		switch {
-		case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrEnqueueTimeout),
-			errors.Is(err, raft.ErrLeadershipTransferInProgress):
-			return nil, s.notLeader()
-		case errors.Is(err, raft.ErrRaftShutdown):
-			return nil, fmt.Errorf("shard %d: %w: %w", s.id, ErrUnknownOutcome, ErrShutdown)
-		case errors.Is(err, raft.ErrLeadershipLost), errors.Is(err, raft.ErrAbortedByRestore):
-			s.log.Warn("write outcome unknown", zap.Error(err))
-			return nil, fmt.Errorf("shard %d: %w: %w", s.id, ErrUnknownOutcome, err)
-		}
-		// Anything else failed on this leader before the entry was stored
-		// (raft answers a failed local log write, such as a full disk,
-		// with the storage error and steps down): nothing was replicated.
-		s.log.Error("write failed", zap.Error(err))
-		return nil, fmt.Errorf("shard %d: write not stored: %w", s.id, err)
+}
+
+// applyError classifies the error of a failed raft.Apply.
+func (s *Shard) applyError(err error) error {
+	switch {
+	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrEnqueueTimeout),
+		errors.Is(err, raft.ErrLeadershipTransferInProgress):
+		return s.notLeader()
+	case errors.Is(err, raft.ErrRaftShutdown):
+		return fmt.Errorf("shard %d: %w: %w", s.id, ErrUnknownOutcome, ErrShutdown)
+	case errors.Is(err, raft.ErrLeadershipLost), errors.Is(err, raft.ErrAbortedByRestore):
+		s.log.Warn("write outcome unknown", zap.Error(err))
+		return fmt.Errorf("shard %d: %w: %w", s.id, ErrUnknownOutcome, err)
 	}
-	replies, ok := f.Response().([]resp.Reply)
-	if !ok {
-		return nil, fmt.Errorf("shard %d: unexpected apply response %T", s.id, f.Response())
-	}
-	return replies, nil
+	// Anything else failed on this leader before the entry was stored
+	// (raft answers a failed local log write, such as a full disk, with
+	// the storage error and steps down): nothing was replicated.
+	s.log.Error("write failed", zap.Error(err))
+	return fmt.Errorf("shard %d: write not stored: %w", s.id, err)
 }
 
 // Read executes a read-only command linearizably: only on the leader,
