@@ -46,6 +46,7 @@ type options struct {
 	balanceLeaders     bool
 	join               bool
 	gcPercent          int
+	pprof              string
 
 	// Client limits and access, named and valued as in redis.conf.
 	requirePass       string
@@ -77,6 +78,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.leaderLeaseTimeout, "raft-lease-timeout", cluster.DefaultLeaderLeaseTimeout, "Raft leader lease timeout (at most the heartbeat timeout)")
 	fs.Uint64Var(&o.snapshotThreshold, "snapshot-threshold", cluster.DefaultSnapshotThreshold, "log entries between automatic snapshots of a shard")
 	fs.DurationVar(&o.snapshotInterval, "snapshot-interval", cluster.DefaultSnapshotInterval, "how often to check whether a shard needs a snapshot")
+	fs.StringVar(&o.pprof, "pprof", "", "serve Go's pprof profiles over HTTP on this address (e.g. 127.0.0.1:6060); empty: off")
 	fs.IntVar(&o.gcPercent, "gc-percent", 50, "Go GC target: heap growth between collections, in percent of the live heap (lower: less memory, more CPU); the GOGC environment variable overrides it")
 	fs.BoolVar(&o.join, "join", false, "start a new node that waits to be added to a running cluster with CLUSTER MEET instead of bootstrapping (first start only)")
 	fs.BoolVar(&o.balanceLeaders, "balance-leaders", true, "move each shard's leadership to its preferred node (round robin by node ID) when the cluster is healthy")
@@ -251,6 +253,11 @@ func run(args []string) error {
 	o, err := parseFlags(args, os.Stderr)
 	if err != nil {
 		return err
+	}
+	if o.pprof != "" {
+		if err := servePprof(o.pprof); err != nil {
+			return err
+		}
 	}
 	if os.Getenv("GOGC") == "" {
 		// A cache's heap is mostly long-lived keys: collecting at half the
