@@ -31,6 +31,8 @@ type client struct {
 	// Owned by the connection goroutine.
 	proto int
 	quit  bool
+	// pipe is scratch memory for serving pipelined runs (pipeline.go).
+	pipe pipeScratch
 	// aborted is set when the server closed the connection mid-pipeline
 	// (output limit): nothing more of the pipeline runs.
 	aborted bool

@@ -79,102 +79,135 @@ func (s *Server) servePipeline(conn redcon.Conn, c *client, first redcon.Command
 	if _, ok := s.batchable(c, first.Args); !ok {
 		return false
 	}
-	cmds := append([]redcon.Command{first}, conn.ReadPipeline()...)
-	for i := 0; i < len(cmds) && !c.quit && !c.aborted; {
-		if run := s.takeRun(c, cmds[i:]); len(run) > 0 {
-			s.serveRun(conn, c, run)
-			i += len(run)
+	ps := &c.pipe
+	ps.cmds = append(append(ps.cmds[:0], first), conn.ReadPipeline()...)
+	for i := 0; i < len(ps.cmds) && !c.quit && !c.aborted; {
+		if n := s.takeRun(c, ps.cmds[i:]); n > 0 {
+			s.serveRun(conn, c, ps.run)
+			i += n
 			continue
 		}
-		s.serveOne(conn, c, cmds[i])
+		s.serveOne(conn, c, ps.cmds[i])
 		i++
 	}
+	clear(ps.cmds) // do not pin redcon's buffers between pipelines
+	ps.cmds = ps.cmds[:0]
 	return true
 }
 
-// takeRun returns the run of batchable commands at the start of cmds,
-// empty when the first is not batchable. A write after a read ends the
-// run: the read's reply might close the connection (output limit), and
-// then nothing after it may run.
-func (s *Server) takeRun(c *client, cmds []redcon.Command) []pipelined {
-	if !c.canBatch() {
-		return nil
-	}
-	var run []pipelined
-	read := false
-	for _, cmd := range cmds {
-		p, ok := s.batchable(c, cmd.Args)
-		if !ok || (read && p.cmd.IsWrite()) {
-			break
+// pipeScratch is a connection's reusable memory for serving runs, so that
+// a run costs no allocation of its own beyond the replies.
+type pipeScratch struct {
+	cmds   []redcon.Command
+	run    []pipelined
+	groups []shardGroup
+}
+
+// shardGroup is the part of a run that goes to one shard.
+type shardGroup struct {
+	shard int
+	write bool
+	idx   []int      // positions in the run
+	cmds  [][][]byte // their arguments, in run order
+}
+
+// takeRun puts in c.pipe.run the run of batchable commands at the start
+// of cmds and returns its length, 0 when the first is not batchable. A
+// write after a read ends the run: the read's reply might close the
+// connection (output limit), and then nothing after it may run.
+func (s *Server) takeRun(c *client, cmds []redcon.Command) int {
+	run := c.pipe.run[:0]
+	if c.canBatch() {
+		read := false
+		for _, cmd := range cmds {
+			p, ok := s.batchable(c, cmd.Args)
+			if !ok || (read && p.cmd.IsWrite()) {
+				break
+			}
+			read = read || !p.cmd.IsWrite()
+			run = append(run, p)
 		}
-		read = read || !p.cmd.IsWrite()
-		run = append(run, p)
 	}
-	return run
+	c.pipe.run = run
+	return len(run)
 }
 
 // serveRun executes a run and writes its replies in order.
 func (s *Server) serveRun(conn redcon.Conn, c *client, run []pipelined) {
 	start := time.Now()
 	c.lastActive.Store(start.UnixMilli())
-	byShard := map[int][]int{}
-	var order []int
+	groups := c.pipe.groups[:0]
 	anyWrite := false
 	for i := range run {
-		sh := run[i].shard
-		if _, seen := byShard[sh]; !seen {
-			order = append(order, sh)
+		g := -1
+		for j := range groups {
+			if groups[j].shard == run[i].shard {
+				g = j
+				break
+			}
 		}
-		byShard[sh] = append(byShard[sh], i)
+		if g < 0 {
+			if len(groups) < cap(groups) {
+				groups = groups[:len(groups)+1]
+				gr := &groups[len(groups)-1]
+				gr.shard, gr.write, gr.idx, gr.cmds = run[i].shard, false, gr.idx[:0], gr.cmds[:0]
+			} else {
+				groups = append(groups, shardGroup{shard: run[i].shard})
+			}
+			g = len(groups) - 1
+		}
+		gr := &groups[g]
+		gr.idx = append(gr.idx, i)
+		gr.cmds = append(gr.cmds, run[i].args)
 		if run[i].cmd.IsWrite() {
-			anyWrite = true
-			c.markWrote(sh)
+			gr.write, anyWrite = true, true
+			c.markWrote(run[i].shard)
 		}
 	}
+	c.pipe.groups = groups
 	s.waitPause(c, anyWrite)
-	if len(order) == 1 {
-		s.runOnShard(run, order[0], byShard[order[0]])
+	if len(groups) == 1 {
+		s.runOnShard(run, &groups[0])
 	} else {
 		var wg sync.WaitGroup
-		for _, sh := range order {
+		for j := 1; j < len(groups); j++ {
 			wg.Add(1)
-			go func(sh int) {
+			go func(g *shardGroup) {
 				defer wg.Done()
-				s.runOnShard(run, sh, byShard[sh])
-			}(sh)
+				s.runOnShard(run, g)
+			}(&groups[j])
 		}
+		s.runOnShard(run, &groups[0])
 		wg.Wait()
 	}
 	took := time.Since(start) / time.Duration(len(run))
 	for i := range run {
 		if c.aborted {
-			return
+			break
 		}
 		s.stats.commands.Add(1)
-		c.lastCmd.Store(run[i].cmd.Name)
 		r := shapeReply(c.proto, run[i].cmd, run[i].args, run[i].reply)
 		s.record(run[i].cmd.Name, true, &r, took)
 		s.write(conn, c, &r)
 	}
+	c.lastCmd.Store(run[len(run)-1].cmd.Name)
+	for j := range groups {
+		clear(groups[j].cmds) // the arguments alias redcon's buffers
+	}
+	clear(run)
 }
 
-// runOnShard executes the commands at idx (all for shard) as one proposal,
-// or as one read batch when none writes, and stores their replies.
-func (s *Server) runOnShard(run []pipelined, shard int, idx []int) {
-	cmds := make([][][]byte, len(idx))
-	write := false
-	for j, i := range idx {
-		cmds[j] = run[i].args
-		write = write || run[i].cmd.IsWrite()
-	}
+// runOnShard executes one shard's part of a run as one proposal, or as one
+// read batch when none of it writes, and stores the replies in the run.
+func (s *Server) runOnShard(run []pipelined, g *shardGroup) {
 	var replies []resp.Reply
 	var err error
-	if write {
-		replies, err = s.backend.Propose(s.ctx, shard, cmds)
+	if g.write {
+		replies, err = s.backend.Propose(s.ctx, g.shard, g.cmds)
 	} else {
-		replies, err = s.backend.ReadBatch(s.ctx, shard, cmds)
+		replies, err = s.backend.ReadBatch(s.ctx, g.shard, g.cmds)
 	}
-	for j, i := range idx {
+	for j, i := range g.idx {
 		if err != nil {
 			run[i].reply = s.backendError(err, store.SlotOf(run[i].args[run[i].cmd.FirstKey]))
 		} else {
