@@ -306,39 +306,6 @@ func TestFSMPanicsOnUndecodableEntry(t *testing.T) {
 	f.Apply(&raft.Log{Index: 1, Type: raft.LogCommand, Data: []byte("garbage")})
 }
 
-func TestPeerClosedDetectsClosedIdleConnection(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err == nil {
-			accepted <- c
-		}
-		close(accepted)
-	}()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	server := <-accepted
-	if peerClosed(c) {
-		t.Fatal("open idle connection reported closed")
-	}
-	server.Close()
-	deadline := time.Now().Add(5 * time.Second)
-	for !peerClosed(c) {
-		if time.Now().After(deadline) {
-			t.Fatal("closed connection still reported open after 5s")
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 // TestNodeRefusesDamagedLog flips bytes of a stored value inside a shard's
 // raft.db: the node must refuse to start rather than serve it.
 func TestNodeRefusesDamagedLog(t *testing.T) {

@@ -36,9 +36,9 @@ const (
 	statusUnknown   = 2 // message follows; a write may or may not have applied
 	statusError     = 3 // message follows
 
-	maxFrame       = 1 << 30
-	rpcTimeout     = 30 * time.Second
-	maxIdlePerPeer = 16
+	maxFrame        = 1 << 30
+	rpcTimeout      = 30 * time.Second
+	maxCallsPerConn = 4096 // requests of one connection served at once
 )
 
 var errBadFrame = errors.New("malformed rpc frame")
@@ -102,18 +102,29 @@ func (n *Node) serveRPCConn(c net.Conn) {
 	}()
 	r := bufio.NewReader(c)
 	w := bufio.NewWriter(c)
+	var wmu sync.Mutex
+	var calls sync.WaitGroup
+	defer calls.Wait()
+	sem := make(chan struct{}, maxCallsPerConn)
 	for {
 		req, err := readFrame(r)
 		if err != nil {
 			return
 		}
-		resp := n.handleRPC(req)
-		if err := writeFrame(w, resp); err != nil {
+		if len(req) < 8 {
 			return
 		}
-		if err := w.Flush(); err != nil {
-			return
-		}
+		sem <- struct{}{}
+		calls.Add(1)
+		go func() {
+			defer func() { <-sem; calls.Done() }()
+			resp := append(append(make([]byte, 0, 64), req[:8]...), n.handleRPC(req[8:])...)
+			wmu.Lock()
+			defer wmu.Unlock()
+			if writeFrame(w, resp) != nil || w.Flush() != nil {
+				c.Close()
+			}
+		}()
 	}
 }
 
@@ -189,74 +200,92 @@ func statusOf(err error) []byte {
 	return errorStatus(statusError, err.Error())
 }
 
-// rpcClient keeps idle connections to one peer's cluster port.
+// rpcClient multiplexes calls to one peer over one connection: each
+// request carries an 8-byte id that its response echoes, so any number of
+// calls are in flight at once and a slow one delays nobody.
 type rpcClient struct {
-	addr string
-	mu   sync.Mutex
-	idle []net.Conn
+	addr   string
+	mu     sync.Mutex
+	conn   *muxConn
+	closed bool
 }
 
-type rpcConn struct {
-	net.Conn
-	r *bufio.Reader
+// muxConn is one multiplexed connection. A reader goroutine delivers
+// responses by id; when the connection breaks, every call still waiting
+// fails.
+type muxConn struct {
+	c   net.Conn
+	wmu sync.Mutex
+	w   *bufio.Writer
+
+	mu      sync.Mutex
+	nextID  uint64
+	pending map[uint64]chan rpcResult
+	dead    error
+}
+
+type rpcResult struct {
+	status byte
+	body   []byte
+	err    error
 }
 
 // errNotSent marks a call whose request never left this node.
 var errNotSent = errors.New("request not sent")
 
 // call sends one request and returns the response's status and body. An
-// error wrapping errNotSent means the peer cannot have seen the request.
+// error wrapping errNotSent means the peer cannot have seen the request;
+// any other error (a broken connection, ctx ending) leaves it unknown
+// whether the peer acted on it.
 func (c *rpcClient) call(ctx context.Context, req []byte) (byte, []byte, error) {
-	conn, err := c.get(ctx)
+	mc, err := c.connect(ctx)
 	if err != nil {
 		return 0, nil, fmt.Errorf("%w: %w", errNotSent, err)
 	}
-	deadline := time.Now().Add(rpcTimeout)
-	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
-		deadline = dl
-	}
-	_ = conn.SetDeadline(deadline)
-	// Cancelling ctx abandons the call: the connection is closed, which
-	// unblocks the read below.
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	defer stop()
-	if err := writeFrame(conn, req); err != nil {
-		conn.Close()
-		return 0, nil, fmt.Errorf("rpc to %s: %w", c.addr, err)
-	}
-	resp, err := readFrame(conn.r)
+	id, ch, err := mc.register()
 	if err != nil {
-		conn.Close()
-		return 0, nil, fmt.Errorf("rpc to %s: %w", c.addr, err)
+		return 0, nil, fmt.Errorf("%w: %w", errNotSent, err)
 	}
-	if len(resp) == 0 {
-		conn.Close()
-		return 0, nil, fmt.Errorf("rpc to %s: %w: empty response", c.addr, errBadFrame)
+	frame := make([]byte, 8, 8+len(req))
+	binary.BigEndian.PutUint64(frame, id)
+	frame = append(frame, req...)
+	mc.wmu.Lock()
+	_ = mc.c.SetWriteDeadline(time.Now().Add(rpcTimeout))
+	err = writeFrame(mc.w, frame)
+	if err == nil {
+		err = mc.w.Flush()
 	}
-	if !stop() {
-		// ctx ended just as the response arrived; the connection is closed.
-		return resp[0], resp[1:], nil
+	mc.wmu.Unlock()
+	if err != nil {
+		mc.fail(fmt.Errorf("rpc to %s: %w", c.addr, err))
 	}
-	_ = conn.SetDeadline(time.Time{})
-	c.put(conn)
-	return resp[0], resp[1:], nil
+	timer := time.NewTimer(rpcTimeout)
+	defer timer.Stop()
+	select {
+	case r := <-ch:
+		return r.status, r.body, r.err
+	case <-ctx.Done():
+		mc.forget(id)
+		return 0, nil, fmt.Errorf("rpc to %s abandoned: %w", c.addr, ctx.Err())
+	case <-timer.C:
+		mc.forget(id)
+		return 0, nil, fmt.Errorf("rpc to %s: no answer within %v", c.addr, rpcTimeout)
+	}
 }
 
-func (c *rpcClient) get(ctx context.Context) (*rpcConn, error) {
-	for {
-		c.mu.Lock()
-		k := len(c.idle)
-		if k == 0 {
-			c.mu.Unlock()
-			break
-		}
-		conn := c.idle[k-1].(*rpcConn)
-		c.idle = c.idle[:k-1]
-		c.mu.Unlock()
-		if conn.alive() {
-			return conn, nil
-		}
-		conn.Close()
+// connect returns the live connection, dialling one if needed.
+func (c *rpcClient) connect(ctx context.Context) (*muxConn, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, ErrShutdown
+	}
+	// A peer that dies closes its sockets; the reader goroutine sees that
+	// at once and marks the connection dead, so only a call racing with
+	// the death itself can be written to a dead connection (its outcome is
+	// then reported unknown).
+	if c.conn != nil && !c.conn.isDead() {
+		return c.conn, nil
 	}
 	timeout := 3 * time.Second
 	if dl, ok := ctx.Deadline(); ok {
@@ -266,33 +295,80 @@ func (c *rpcClient) get(ctx context.Context) (*rpcConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &rpcConn{Conn: nc, r: bufio.NewReader(nc)}, nil
+	mc := &muxConn{c: nc, w: bufio.NewWriter(nc), pending: make(map[uint64]chan rpcResult)}
+	go mc.readLoop()
+	c.conn = mc
+	return mc, nil
 }
 
-// alive reports whether an idle connection is still usable. A request
-// written to a dead pooled connection could not be told apart from one the
-// peer received, so dead ones are dropped before use.
-func (c *rpcConn) alive() bool {
-	return c.r.Buffered() == 0 && !peerClosed(c.Conn)
+func (mc *muxConn) isDead() bool {
+	mc.mu.Lock()
+	defer mc.mu.Unlock()
+	return mc.dead != nil
 }
 
-func (c *rpcClient) put(conn *rpcConn) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.idle) >= maxIdlePerPeer {
-		conn.Close()
-		return
+func (mc *muxConn) register() (uint64, chan rpcResult, error) {
+	mc.mu.Lock()
+	defer mc.mu.Unlock()
+	if mc.dead != nil {
+		return 0, nil, mc.dead
 	}
-	c.idle = append(c.idle, conn)
+	mc.nextID++
+	ch := make(chan rpcResult, 1)
+	mc.pending[mc.nextID] = ch
+	return mc.nextID, ch, nil
+}
+
+func (mc *muxConn) forget(id uint64) {
+	mc.mu.Lock()
+	delete(mc.pending, id)
+	mc.mu.Unlock()
+}
+
+// fail marks the connection dead and fails every waiting call.
+func (mc *muxConn) fail(err error) {
+	mc.mu.Lock()
+	if mc.dead == nil {
+		mc.dead = err
+	}
+	pending := mc.pending
+	mc.pending = map[uint64]chan rpcResult{}
+	mc.mu.Unlock()
+	mc.c.Close()
+	for _, ch := range pending {
+		ch <- rpcResult{err: err}
+	}
+}
+
+func (mc *muxConn) readLoop() {
+	r := bufio.NewReader(mc.c)
+	for {
+		frame, err := readFrame(r)
+		if err == nil && len(frame) < 9 {
+			err = fmt.Errorf("%w: short response", errBadFrame)
+		}
+		if err != nil {
+			mc.fail(fmt.Errorf("rpc connection to %s: %w", mc.c.RemoteAddr(), err))
+			return
+		}
+		id := binary.BigEndian.Uint64(frame)
+		mc.mu.Lock()
+		ch := mc.pending[id]
+		delete(mc.pending, id)
+		mc.mu.Unlock()
+		if ch != nil {
+			ch <- rpcResult{status: frame[8], body: frame[9:]}
+		}
+	}
 }
 
 func (c *rpcClient) close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, conn := range c.idle {
-		conn.Close()
+	c.closed = true
+	if c.conn != nil {
+		c.conn.fail(ErrShutdown)
 	}
-	c.idle = nil
 }
 
 // rpcTo returns the client for a peer's cluster address.
