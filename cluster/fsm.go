@@ -3,6 +3,7 @@ package cluster
 import (
 	"fmt"
 	"io"
+	"sync/atomic"
 
 	"github.com/hashicorp/raft"
 
@@ -19,6 +20,9 @@ import (
 type fsm struct {
 	shard int
 	store *store.Store
+	// logBytes counts the bytes of entries applied since the last
+	// snapshot, for snapshots by size (see Shard.snapshotBySize).
+	logBytes atomic.Int64
 }
 
 var _ raft.FSM = (*fsm)(nil)
@@ -32,6 +36,7 @@ func (f *fsm) Apply(l *raft.Log) interface{} {
 	if l.Type != raft.LogCommand {
 		return nil
 	}
+	f.logBytes.Add(int64(len(l.Data)))
 	e, err := decodeEntry(l.Data)
 	if err != nil {
 		panic(fmt.Sprintf("shard %d: cannot apply log entry %d: %v", f.shard, l.Index, err))
@@ -41,6 +46,7 @@ func (f *fsm) Apply(l *raft.Log) interface{} {
 
 // Snapshot freezes the store in O(slots); Persist writes it out.
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
+	f.logBytes.Store(0)
 	return fsmSnapshot{sn: f.store.Snapshot()}, nil
 }
 

@@ -45,6 +45,10 @@ type Config struct {
 	SnapshotThreshold uint64
 	SnapshotInterval  time.Duration
 	TrailingLogs      uint64
+	// SnapshotBytes takes a snapshot once this many bytes of log entries
+	// were applied since the last one (0: the default; negative: only
+	// SnapshotThreshold counts).
+	SnapshotBytes int64
 	// NoBalance turns off moving shard leaders to their preferred nodes.
 	NoBalance bool
 	// Join starts a new node that waits to be added to an existing cluster
@@ -61,7 +65,8 @@ const (
 	DefaultApplyTimeout       = 10 * time.Second
 	DefaultSnapshotThreshold  = 16384
 	DefaultSnapshotInterval   = 60 * time.Second
-	DefaultTrailingLogs       = 10240
+	DefaultTrailingLogs       = 2048
+	DefaultSnapshotBytes      = 64 << 20
 )
 
 func (c *Config) setDefaults() {
@@ -88,6 +93,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.TrailingLogs == 0 {
 		c.TrailingLogs = DefaultTrailingLogs
+	}
+	if c.SnapshotBytes == 0 {
+		c.SnapshotBytes = DefaultSnapshotBytes
 	}
 }
 

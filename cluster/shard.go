@@ -36,6 +36,9 @@ type Shard struct {
 	// readyTerm is the term in which this node, as leader, has applied
 	// everything committed before its election (a Barrier). Reads are
 	// served only while the current term equals it.
+	fsm           *fsm
+	snapshotBytes int64
+
 	readyTerm atomic.Uint64
 	verify    verifier
 	observer  *raft.Observer
@@ -218,7 +221,9 @@ func startShard(sc shardConfig, st shardStorage) (*Shard, error) {
 		s.log.Info("shard bootstrapped", zap.Int("voters", len(sc.bootstrap)))
 	}
 
-	s.raft, err = raft.NewRaft(rc, &fsm{shard: sc.id, store: s.store}, st.logs, st.stable, st.snapshots, st.transport)
+	s.fsm = &fsm{shard: sc.id, store: s.store}
+	s.snapshotBytes = sc.cfg.SnapshotBytes
+	s.raft, err = raft.NewRaft(rc, s.fsm, st.logs, st.stable, st.snapshots, st.transport)
 	if err != nil {
 		s.closeStorage()
 		return nil, fmt.Errorf("start shard %d raft: %w", sc.id, err)
@@ -229,7 +234,8 @@ func startShard(sc shardConfig, st shardStorage) (*Shard, error) {
 		return ok
 	})
 	s.raft.RegisterObserver(s.observer)
-	s.wg.Add(5)
+	s.wg.Add(6)
+	go s.snapshotBySize()
 	go s.proposer()
 	go s.committer()
 	go s.watchLeadership()
@@ -648,5 +654,31 @@ func (s *Shard) wait(f raft.Future) error {
 		return err
 	case <-s.stop:
 		return raft.ErrRaftShutdown
+	}
+}
+
+// snapshotBySize takes a snapshot once the entries applied since the last
+// one add up to snapshotBytes. Raft's own trigger counts entries, and with
+// group commit an entry may carry a thousand commands: counting bytes
+// keeps the log on disk (and the pages of it mapped in memory) bounded.
+func (s *Shard) snapshotBySize() {
+	defer s.wg.Done()
+	if s.snapshotBytes <= 0 {
+		return
+	}
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		if s.fsm.logBytes.Load() < s.snapshotBytes {
+			continue
+		}
+		if err := s.Snapshot(); err != nil {
+			s.log.Warn("snapshot by size failed", zap.Error(err))
+		}
 	}
 }

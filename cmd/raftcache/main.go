@@ -43,6 +43,7 @@ type options struct {
 	snapshotThreshold  uint64
 	snapshotInterval   time.Duration
 	trailingLogs       uint64
+	snapshotBytes      int64
 	balanceLeaders     bool
 	join               bool
 	gcPercent          int
@@ -82,6 +83,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.gcPercent, "gc-percent", 50, "Go GC target: heap growth between collections, in percent of the live heap (lower: less memory, more CPU); the GOGC environment variable overrides it")
 	fs.BoolVar(&o.join, "join", false, "start a new node that waits to be added to a running cluster with CLUSTER MEET instead of bootstrapping (first start only)")
 	fs.BoolVar(&o.balanceLeaders, "balance-leaders", true, "move each shard's leadership to its preferred node (round robin by node ID) when the cluster is healthy")
+	fs.Int64Var(&o.snapshotBytes, "snapshot-bytes", cluster.DefaultSnapshotBytes, "bytes of log entries applied between automatic snapshots of a shard (bounds the log on disk; -1: off)")
 	fs.Uint64Var(&o.trailingLogs, "raft-trailing-logs", cluster.DefaultTrailingLogs, "log entries kept after a snapshot, so a lagging replica can catch up without a snapshot install")
 	fs.StringVar(&o.requirePass, "requirepass", "", "password clients must give with AUTH (or HELLO ... AUTH) before any other command; empty: none")
 	o.protectedMode = true
@@ -299,6 +301,7 @@ func run(args []string) error {
 		SnapshotThreshold:  o.snapshotThreshold,
 		SnapshotInterval:   o.snapshotInterval,
 		TrailingLogs:       o.trailingLogs,
+		SnapshotBytes:      o.snapshotBytes,
 		NoBalance:          !o.balanceLeaders,
 		Join:               o.join,
 	}, log)
