@@ -2,6 +2,26 @@ package resp
 
 import "math"
 
+// ParseDigits parses a non-empty run of decimal digits (no sign) into a
+// uint64, refusing anything else and values past 2^64-1.
+func ParseDigits(b []byte) (uint64, bool) {
+	if len(b) == 0 {
+		return 0, false
+	}
+	var n uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		d := uint64(c - '0')
+		if n > (math.MaxUint64-d)/10 {
+			return 0, false
+		}
+		n = n*10 + d
+	}
+	return n, true
+}
+
 // ParseInt parses a Redis integer argument: optional '-', decimal digits,
 // no spaces, no '+', no leading zeros, within int64. It does not allocate.
 func ParseInt(b []byte) (int64, bool) {
@@ -23,17 +43,9 @@ func ParseInt(b []byte) (int64, bool) {
 	if neg && b[i] == '0' {
 		return 0, false // "-0" is not an integer to Redis
 	}
-	var n uint64
-	for ; i < len(b); i++ {
-		c := b[i]
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		d := uint64(c - '0')
-		if n > (math.MaxUint64-d)/10 {
-			return 0, false
-		}
-		n = n*10 + d
+	n, ok := ParseDigits(b[i:])
+	if !ok {
+		return 0, false
 	}
 	if neg {
 		if n > 1<<63 {

@@ -140,7 +140,7 @@ func (s *Server) keys(c *client, args [][]byte) resp.Reply {
 // larger than the keyspace answers every key and cursor 0, as Redis
 // does; a call reads at most every shard once.
 func (s *Server) scan(c *client, args [][]byte) resp.Reply {
-	cursor, ok := parseCursor(args[1])
+	cursor, ok := store.ParseCursor(args[1])
 	if !ok {
 		return resp.ErrInvalidCursor.Reply()
 	}
@@ -183,7 +183,7 @@ func (s *Server) scan(c *client, args [][]byte) resp.Reply {
 			return resp.NewError("ERR unexpected " + store.CmdScan + " reply").Reply()
 		}
 		keys = append(keys, r.Elems[1].Elems...)
-		next, ok := parseCursor(r.Elems[0].Str)
+		next, ok := store.ParseCursor(r.Elems[0].Str)
 		if !ok || next == 0 || next != uint64(last+1) || int64(len(keys)) >= count {
 			return resp.Array(r.Elems[0], resp.Array(keys...))
 		}
@@ -219,36 +219,6 @@ func scanOptions(opts [][]byte) (int64, *resp.Error) {
 		}
 	}
 	return count, nil
-}
-
-// parseCursor parses a SCAN cursor as Redis does, with strtoull in base
-// 10: an optional sign ("-1" wraps around to 2^64-1), digits, nothing
-// else; an empty text is 0; leading space and overflow are refused.
-func parseCursor(b []byte) (uint64, bool) {
-	i := 0
-	neg := false
-	if len(b) > 0 && (b[0] == '+' || b[0] == '-') {
-		neg = b[0] == '-'
-		i = 1
-		if len(b) == 1 {
-			return 0, false
-		}
-	}
-	var n uint64
-	for ; i < len(b); i++ {
-		d := uint64(b[i]) - '0'
-		if d > 9 {
-			return 0, false
-		}
-		if n > (1<<64-1-d)/10 {
-			return 0, false
-		}
-		n = n*10 + d
-	}
-	if neg {
-		n = -n
-	}
-	return n, true
 }
 
 // randomKey picks a shard with a chance proportional to its key count (as

@@ -2,7 +2,6 @@ package server
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -26,21 +25,7 @@ func startServer(t *testing.T) (*Server, *fakeBackend) {
 	t.Helper()
 	b := newFakeBackend(3)
 	s := New(Config{Addr: "127.0.0.1:0", Version: "test"}, b, zaptest.NewLogger(t))
-	if err := s.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Serve() }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := s.Close(ctx); err != nil {
-			t.Errorf("close: %v", err)
-		}
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
+	serveInTest(t, s)
 	return s, b
 }
 

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"math"
 	"strconv"
 
 	"github.com/raftcache/raftcache/resp"
@@ -69,11 +68,11 @@ func parseScanOptions(args [][]byte, withType bool) (scanOptions, *resp.Error) {
 	return o, nil
 }
 
-// parseCursor parses a SCAN cursor as Redis does with strtoul: an optional
+// ParseCursor parses a SCAN cursor as Redis does with strtoul: an optional
 // sign ('-' negates modulo 2^64), decimal digits and nothing else, no
 // leading white space, and the empty string is 0. Past 2^64-1 it is
 // invalid.
-func parseCursor(b []byte) (uint64, bool) {
+func ParseCursor(b []byte) (uint64, bool) {
 	if len(b) == 0 {
 		return 0, true
 	}
@@ -82,20 +81,9 @@ func parseCursor(b []byte) (uint64, bool) {
 		neg = b[0] == '-'
 		i++
 	}
-	if i == len(b) {
+	n, ok := resp.ParseDigits(b[i:])
+	if !ok {
 		return 0, false
-	}
-	var n uint64
-	for ; i < len(b); i++ {
-		c := b[i]
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		d := uint64(c - '0')
-		if n > (math.MaxUint64-d)/10 {
-			return 0, false
-		}
-		n = n*10 + d
 	}
 	if neg {
 		n = -n
@@ -113,7 +101,7 @@ func parseCursor(b []byte) (uint64, bool) {
 // visited, so a call may return fewer keys than COUNT, even none, before
 // the end, as Redis's SCAN may.
 func cmdScan(x exec, a [][]byte) resp.Reply {
-	cursor, ok := parseCursor(a[1])
+	cursor, ok := ParseCursor(a[1])
 	if !ok {
 		return resp.ErrInvalidCursor.Reply()
 	}
@@ -128,7 +116,7 @@ func cmdScanRange(x exec, a [][]byte) resp.Reply {
 	if len(a) < 3 {
 		return resp.ErrInternalArgs(CmdScan).Reply()
 	}
-	cursor, ok := parseCursor(a[1])
+	cursor, ok := ParseCursor(a[1])
 	if !ok {
 		return resp.ErrInvalidCursor.Reply()
 	}
@@ -181,7 +169,7 @@ func scanReply(cursor uint64, elems []resp.Reply) resp.Reply {
 // one reply, as HGETALL does. As in Redis, the cursor is checked first,
 // then the key (a missing one ends the scan before the options are read).
 func cmdHScan(x exec, a [][]byte) resp.Reply {
-	if _, ok := parseCursor(a[2]); !ok {
+	if _, ok := ParseCursor(a[2]); !ok {
 		return resp.ErrInvalidCursor.Reply()
 	}
 	h, err := x.hashRead(a[1])

@@ -197,9 +197,9 @@ func TestParseCursor(t *testing.T) {
 		{"18446744073709551616", 0, false}, {"-", 0, false}, {"+", 0, false}, {" 1", 0, false},
 		{"1 ", 0, false}, {"0x1", 0, false}, {"--1", 0, false}, {"1.0", 0, false},
 	} {
-		got, ok := parseCursor([]byte(c.in))
+		got, ok := ParseCursor([]byte(c.in))
 		if got != c.want || ok != c.ok {
-			t.Errorf("parseCursor(%q) = %d, %v; want %d, %v", c.in, got, ok, c.want, c.ok)
+			t.Errorf("ParseCursor(%q) = %d, %v; want %d, %v", c.in, got, ok, c.want, c.ok)
 		}
 	}
 }
