@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -356,4 +357,44 @@ func TestFullDiskFailsWritesClearly(t *testing.T) {
 	if r := s.ReadLocal(args("GET", "k")); r.Kind != resp.KindNull {
 		t.Fatalf("failed write was applied: %+v", r)
 	}
+}
+
+// TestGroupCommitSharesEntries proposes from many goroutines at once:
+// every caller gets its own replies, in its own order, and the proposals
+// share log entries.
+func TestGroupCommitSharesEntries(t *testing.T) {
+	g := newGroup(t, 1)
+	l := g.leader()
+	before := l.shard.raft.LastIndex()
+	const callers, each = 50, 20
+	var wg sync.WaitGroup
+	errs := make(chan error, callers)
+	for c := 0; c < callers; c++ {
+		wg.Add(1)
+		go func(c int) {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				key := fmt.Sprintf("c%d", c)
+				replies, err := l.shard.Propose(context.Background(), [][][]byte{args("INCR", key), args("GET", key)})
+				if err != nil {
+					errs <- err
+					return
+				}
+				if replies[0].Int != int64(i+1) || string(replies[1].Str) != fmt.Sprint(i+1) {
+					errs <- fmt.Errorf("caller %d step %d got %+v", c, i, replies)
+					return
+				}
+			}
+		}(c)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	entries := l.shard.raft.LastIndex() - before
+	if entries >= callers*each {
+		t.Fatalf("%d proposals took %d log entries; concurrent proposals should share entries", callers*each, entries)
+	}
+	t.Logf("%d concurrent proposals in %d log entries", callers*each, entries)
 }
