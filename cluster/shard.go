@@ -126,16 +126,21 @@ func openShard(n *Node, id, first, last int, m *mux) (*Shard, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open shard %d log (is another raftcache using %s?): %w", id, dir, err)
 	}
-	if err := verifyLog(id, logStore); err != nil {
-		logStore.Close()
-		return nil, fmt.Errorf("%w; refusing to start. Rebuild this replica from its peers: stop the node, "+
-			"move %s aside and start it again, and it catches up from the others "+
-			"(a single-node cluster has no other copy)", err, dir)
-	}
 	snapshots, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, newHclog(log.Named("snapshots")))
 	if err != nil {
 		logStore.Close()
 		return nil, fmt.Errorf("open shard %d snapshots: %w", id, err)
+	}
+	snapIndex, err := latestSnapshotIndex(snapshots)
+	if err != nil {
+		logStore.Close()
+		return nil, fmt.Errorf("open shard %d snapshots: %w", id, err)
+	}
+	if err := verifyLog(id, logStore, snapIndex, log); err != nil {
+		logStore.Close()
+		return nil, fmt.Errorf("%w; refusing to start. Rebuild this replica from its peers: stop the node, "+
+			"move %s aside and start it again, and it catches up from the others "+
+			"(a single-node cluster has no other copy)", err, dir)
 	}
 	transport := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream:  m.layer(connKindRaft, id, tcpAddr(n.advertiseCluster)),
@@ -162,7 +167,7 @@ func openShard(n *Node, id, first, last int, m *mux) (*Shard, error) {
 		bootstrap:    servers,
 		clientAddrOf: n.clientAddrOf,
 	}, shardStorage{
-		logs: logStore, stable: logStore, snapshots: snapshots, transport: transport,
+		logs: monotonicLog{logStore}, stable: logStore, snapshots: snapshots, transport: transport,
 		closers: []func() error{transport.Close, logStore.Close},
 	})
 }
