@@ -241,6 +241,11 @@ func (n *Node) Close(ctx context.Context) error {
 	done := make(chan error, 1)
 	go func() {
 		close(n.stop)
+		var handOffs sync.WaitGroup
+		for _, s := range n.shards {
+			handOffs.Go(s.handOff)
+		}
+		handOffs.Wait()
 		n.closeShards()
 		err := n.mux.Close()
 		n.wg.Wait()

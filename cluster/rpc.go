@@ -146,6 +146,11 @@ func (n *Node) handleRPC(req []byte) []byte {
 		}
 		return []byte{statusOK}
 	case opIndexes:
+		select {
+		case <-n.stop: // shutting down: not a node to hand leadership to
+			return errorStatus(statusError, "node is shutting down")
+		default:
+		}
 		if len(body) < 2 || int(binary.BigEndian.Uint16(body)) >= len(n.shards) {
 			return errorStatus(statusError, "bad shard")
 		}
