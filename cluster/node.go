@@ -155,8 +155,9 @@ func Open(cfg Config, log *zap.Logger) (*Node, error) {
 		return nil, fmt.Errorf("listen on cluster address %s: %w", cfg.ClusterAddr, err)
 	}
 	n.mux = newMux(ln, n.log.Named("mux"))
-	n.wg.Add(1)
-	go n.serveRPC(n.mux.layer(connKindRPC, 0, tcpAddr(n.advertiseCluster)))
+	// Internal RPCs that arrive while the shards open wait on the layer;
+	// they are served once every shard exists.
+	rpcLayer := n.mux.layer(connKindRPC, 0, tcpAddr(n.advertiseCluster))
 	for _, def := range n.meta.Shards {
 		s, err := openShard(n, def.ID, def.FirstSlot, def.LastSlot, n.mux)
 		if err != nil {
@@ -171,6 +172,8 @@ func Open(cfg Config, log *zap.Logger) (*Node, error) {
 			n.slotShard[slot] = uint16(def.ID)
 		}
 	}
+	n.wg.Add(1)
+	go n.serveRPC(rpcLayer)
 	if !cfg.NoBalance {
 		n.wg.Add(1)
 		go n.balanceLoop()

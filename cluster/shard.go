@@ -31,6 +31,7 @@ type Shard struct {
 	raft         *raft.Raft
 	snapshots    raft.SnapshotStore
 	closers      []func() error
+	abortRPCs    func() // fails the transport's RPCs in flight
 	applyLimit   time.Duration
 
 	// readyTerm is the term in which this node, as leader, has applied
@@ -105,6 +106,9 @@ type shardStorage struct {
 	snapshots raft.SnapshotStore
 	transport raft.Transport
 	closers   []func() error
+	// abortRPCs, if set, fails the transport's RPCs in flight; a closing
+	// shard calls it so that raft's shutdown does not wait on a dead peer.
+	abortRPCs func()
 }
 
 // openShard opens (or creates) the shard's Raft storage under the node's
@@ -142,8 +146,9 @@ func openShard(n *Node, id, first, last int, m *mux) (*Shard, error) {
 			"move %s aside and start it again, and it catches up from the others "+
 			"(a single-node cluster has no other copy)", err, dir)
 	}
+	layer := m.layer(connKindRaft, id, tcpAddr(n.advertiseCluster))
 	transport := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream:  m.layer(connKindRaft, id, tcpAddr(n.advertiseCluster)),
+		Stream:  layer,
 		MaxPool: 3,
 		Timeout: 10 * time.Second,
 		Logger:  newHclog(log.Named("transport")),
@@ -167,8 +172,9 @@ func openShard(n *Node, id, first, last int, m *mux) (*Shard, error) {
 		bootstrap:    servers,
 		clientAddrOf: n.clientAddrOf,
 	}, shardStorage{
-		logs: monotonicLog{logStore}, stable: logStore, snapshots: snapshots, transport: transport,
-		closers: []func() error{transport.Close, logStore.Close},
+		logs: monotonicLog{logStore}, stable: logStore, snapshots: snapshots, transport: drainingTransport{transport},
+		closers:   []func() error{transport.Close, logStore.Close},
+		abortRPCs: layer.abort,
 	})
 }
 
@@ -184,6 +190,7 @@ func startShard(sc shardConfig, st shardStorage) (*Shard, error) {
 		store:        store.New(),
 		snapshots:    st.snapshots,
 		closers:      st.closers,
+		abortRPCs:    st.abortRPCs,
 		applyLimit:   sc.cfg.ApplyTimeout,
 		stop:         make(chan struct{}),
 		leaderCh:     make(chan struct{}),
@@ -284,7 +291,13 @@ func (s *Shard) leaderChanged() <-chan struct{} {
 func (s *Shard) close() error {
 	close(s.stop)
 	s.raft.DeregisterObserver(s.observer)
-	err := s.raft.Shutdown().Error()
+	f := s.raft.Shutdown()
+	if s.abortRPCs != nil {
+		// A heartbeat to a peer that died without closing its socket
+		// would hold the shutdown for the transport's whole timeout.
+		s.abortRPCs()
+	}
+	err := f.Error()
 	s.wg.Wait()
 	s.closeStorage()
 	if err != nil {

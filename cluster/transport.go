@@ -145,6 +145,13 @@ type streamLayer struct {
 	conns     chan net.Conn
 	closed    chan struct{}
 	closeOnce sync.Once
+
+	// dialled are the open connections this layer dialled, so that a
+	// shutting-down shard can cut RPCs that wait on a dead peer (up to
+	// the transport's timeout) instead of waiting for them.
+	mu      sync.Mutex
+	dialled map[*dialledConn]struct{}
+	aborted bool
 }
 
 var _ raft.StreamLayer = (*streamLayer)(nil)
@@ -166,7 +173,54 @@ func (l *streamLayer) Close() error {
 func (l *streamLayer) Addr() net.Addr { return l.advertise }
 
 func (l *streamLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	return dialMux(string(addr), l.key, timeout)
+	c, err := dialMux(string(addr), l.key, timeout)
+	if err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.aborted {
+		c.Close()
+		return nil, net.ErrClosed
+	}
+	if l.dialled == nil {
+		l.dialled = map[*dialledConn]struct{}{}
+	}
+	dc := &dialledConn{Conn: c, l: l}
+	l.dialled[dc] = struct{}{}
+	return dc, nil
+}
+
+// abort closes every connection the layer dialled, and every one it
+// dials from now on: RPCs in flight fail at once.
+func (l *streamLayer) abort() {
+	l.mu.Lock()
+	l.aborted = true
+	conns := make([]*dialledConn, 0, len(l.dialled))
+	for c := range l.dialled {
+		conns = append(conns, c)
+	}
+	l.mu.Unlock()
+	for _, c := range conns {
+		c.Close()
+	}
+}
+
+// dialledConn is a connection a streamLayer dialled; it leaves the
+// layer's set when it closes.
+type dialledConn struct {
+	net.Conn
+	l    *streamLayer
+	once sync.Once
+}
+
+func (c *dialledConn) Close() error {
+	c.once.Do(func() {
+		c.l.mu.Lock()
+		delete(c.l.dialled, c)
+		c.l.mu.Unlock()
+	})
+	return c.Conn.Close()
 }
 
 func dialMux(addr string, key muxKey, timeout time.Duration) (net.Conn, error) {
