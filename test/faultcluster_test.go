@@ -119,6 +119,9 @@ func (fc *faultCluster) start(p *proc) {
 	fc.mu.Unlock()
 }
 
+// cleanExitLimit bounds a clean stop (SIGTERM): beyond it the node hangs.
+const cleanExitLimit = 8 * time.Second
+
 // stop ends p with sig (SIGKILL, or SIGTERM for a clean shutdown), waits
 // for it to exit and returns how long that took.
 func (fc *faultCluster) stop(p *proc, sig syscall.Signal) time.Duration {
@@ -135,12 +138,22 @@ func (fc *faultCluster) stop(p *proc, sig syscall.Signal) time.Duration {
 		p.kill()
 		return time.Since(start)
 	}
+	mark := len(p.output())
 	p.signal(sig)
 	select {
 	case <-p.exited():
-	case <-time.After(30 * time.Second):
-		fc.t.Errorf("%s did not exit within 30s of %v", p.id, sig)
-		p.kill()
+	case <-time.After(cleanExitLimit):
+		// A clean stop takes well under a second; the node's own
+		// shutdown timeouts are 10s. Ask Go for every goroutine's stack.
+		p.signal(syscall.SIGQUIT)
+		select {
+		case <-p.exited():
+		case <-time.After(10 * time.Second):
+			p.kill()
+		}
+		out := p.output()[mark:]
+		fc.t.Errorf("%s did not exit within %v of %v; its goroutines:\n%s", p.id, cleanExitLimit, sig,
+			out[:min(len(out), 60000)])
 	}
 	return time.Since(start)
 }
