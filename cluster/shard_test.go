@@ -398,3 +398,30 @@ func TestGroupCommitSharesEntries(t *testing.T) {
 	}
 	t.Logf("%d concurrent proposals in %d log entries", callers*each, entries)
 }
+
+// TestReadConfirmationOnlyWithOtherVoters: a shard whose only voter is
+// its leader serves reads without a leadership round trip (nobody can
+// depose it without its vote); with other voters, every read batch waits
+// for one.
+func TestReadConfirmationOnlyWithOtherVoters(t *testing.T) {
+	for _, c := range []struct {
+		voters     int
+		wantRounds bool
+	}{{1, false}, {3, true}} {
+		t.Run(fmt.Sprintf("%d voters", c.voters), func(t *testing.T) {
+			g := newGroup(t, c.voters)
+			l := g.leader()
+			g.propose(l, "SET", "k", "v")
+			before := l.shard.verify.rounds.Load()
+			for range 5 {
+				rs, err := l.shard.ReadBatch(context.Background(), [][][]byte{args("GET", "k")})
+				if err != nil || string(rs[0].Str) != "v" {
+					t.Fatalf("GET k = %+v, %v", rs, err)
+				}
+			}
+			if rounds := l.shard.verify.rounds.Load() - before; (rounds > 0) != c.wantRounds {
+				t.Fatalf("%d leadership confirmations for 5 reads with %d voters", rounds, c.voters)
+			}
+		})
+	}
+}
