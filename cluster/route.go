@@ -38,7 +38,7 @@ func (n *Node) Propose(ctx context.Context, shard int, cmds [][][]byte) ([]resp.
 // Read executes a read-only command linearizably on the shard's leader,
 // forwarding it when another node leads.
 func (n *Node) Read(ctx context.Context, shard int, args [][]byte) (resp.Reply, error) {
-	rs, err := n.ReadBatch(ctx, shard, [][][]byte{args})
+	rs, err := n.ReadBatch(ctx, shard, [][][]byte{args}, nil)
 	if err != nil {
 		return resp.Reply{}, err
 	}
@@ -48,11 +48,11 @@ func (n *Node) Read(ctx context.Context, shard int, args [][]byte) (resp.Reply, 
 // ReadBatch executes read-only commands linearizably on the shard's
 // leader, all after one leadership confirmation, in order, and returns one
 // reply per command.
-func (n *Node) ReadBatch(ctx context.Context, shard int, cmds [][][]byte) ([]resp.Reply, error) {
-	var replies []resp.Reply
+func (n *Node) ReadBatch(ctx context.Context, shard int, cmds [][][]byte, out []resp.Reply) ([]resp.Reply, error) {
+	replies := out
 	err := n.onLeader(ctx, shard, func(s *Shard) error {
 		var err error
-		replies, err = s.ReadBatch(ctx, cmds)
+		replies, err = s.ReadBatch(ctx, cmds, out)
 		return err
 	}, func(ctx context.Context, addr string) error {
 		body, err := n.forward(ctx, addr, opRead, shard, cmds)

@@ -181,7 +181,7 @@ func (n *Node) handleRPC(req []byte) []byte {
 			}
 			return appendReplies([]byte{statusOK}, replies)
 		}
-		replies, err := s.ReadBatch(ctx, e.cmds)
+		replies, err := s.ReadBatch(ctx, e.cmds, nil)
 		if err != nil {
 			return statusOf(err)
 		}

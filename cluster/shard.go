@@ -387,15 +387,15 @@ func (s *Shard) Read(ctx context.Context, args [][]byte) (resp.Reply, error) {
 }
 
 // ReadBatch is Read for several commands: one leadership confirmation,
-// then every command in order against the same state.
-func (s *Shard) ReadBatch(ctx context.Context, cmds [][][]byte) ([]resp.Reply, error) {
+// then every command in order against the same state. The replies are
+// appended to out, which may be nil.
+func (s *Shard) ReadBatch(ctx context.Context, cmds [][][]byte, out []resp.Reply) ([]resp.Reply, error) {
 	if err := s.readBarrier(ctx); err != nil {
-		return nil, err
+		return out, err
 	}
 	now := time.Now().UnixMilli()
-	out := make([]resp.Reply, len(cmds))
-	for i, args := range cmds {
-		out[i] = s.store.Read(now, args)
+	for _, args := range cmds {
+		out = append(out, s.store.Read(now, args))
 	}
 	return out, nil
 }

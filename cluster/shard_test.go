@@ -414,7 +414,7 @@ func TestReadConfirmationOnlyWithOtherVoters(t *testing.T) {
 			g.propose(l, "SET", "k", "v")
 			before := l.shard.verify.rounds.Load()
 			for range 5 {
-				rs, err := l.shard.ReadBatch(context.Background(), [][][]byte{args("GET", "k")})
+				rs, err := l.shard.ReadBatch(context.Background(), [][][]byte{args("GET", "k")}, nil)
 				if err != nil || string(rs[0].Str) != "v" {
 					t.Fatalf("GET k = %+v, %v", rs, err)
 				}

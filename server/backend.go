@@ -22,8 +22,9 @@ type Backend interface {
 	// Read executes a read-only command linearizably on the shard.
 	Read(ctx context.Context, shard int, args [][]byte) (resp.Reply, error)
 	// ReadBatch executes read-only commands linearizably on the shard, in
-	// order, after one leadership confirmation.
-	ReadBatch(ctx context.Context, shard int, cmds [][][]byte) ([]resp.Reply, error)
+	// order, after one leadership confirmation, appending the replies to
+	// out (which may be nil).
+	ReadBatch(ctx context.Context, shard int, cmds [][][]byte, out []resp.Reply) ([]resp.Reply, error)
 	// Snapshot takes a snapshot of the shard now.
 	Snapshot(ctx context.Context, shard int) error
 	// Status describes every shard.
@@ -76,8 +77,8 @@ func (b NodeBackend) Propose(ctx context.Context, shard int, cmds [][][]byte) ([
 	return b.Node.Propose(ctx, shard, cmds)
 }
 
-func (b NodeBackend) ReadBatch(ctx context.Context, shard int, cmds [][][]byte) ([]resp.Reply, error) {
-	return b.Node.ReadBatch(ctx, shard, cmds)
+func (b NodeBackend) ReadBatch(ctx context.Context, shard int, cmds [][][]byte, out []resp.Reply) ([]resp.Reply, error) {
+	return b.Node.ReadBatch(ctx, shard, cmds, out)
 }
 
 func (b NodeBackend) Read(ctx context.Context, shard int, args [][]byte) (resp.Reply, error) {

@@ -110,14 +110,13 @@ func (b *fakeBackend) Read(_ context.Context, shard int, args [][]byte) (resp.Re
 	return b.shards[shard].Read(time.Now().UnixMilli(), args), nil
 }
 
-func (b *fakeBackend) ReadBatch(ctx context.Context, shard int, cmds [][][]byte) ([]resp.Reply, error) {
-	out := make([]resp.Reply, len(cmds))
-	for i, args := range cmds {
+func (b *fakeBackend) ReadBatch(ctx context.Context, shard int, cmds [][][]byte, out []resp.Reply) ([]resp.Reply, error) {
+	for _, args := range cmds {
 		r, err := b.Read(ctx, shard, args)
 		if err != nil {
-			return nil, err
+			return out, err
 		}
-		out[i] = r
+		out = append(out, r)
 	}
 	b.mu.Lock()
 	b.readBatches++

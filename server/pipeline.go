@@ -109,6 +109,7 @@ type shardGroup struct {
 	write bool
 	idx   []int      // positions in the run
 	cmds  [][][]byte // their arguments, in run order
+	reads []resp.Reply
 }
 
 // takeRun puts in c.pipe.run the run of batchable commands at the start
@@ -193,6 +194,7 @@ func (s *Server) serveRun(conn redcon.Conn, c *client, run []pipelined) {
 	c.lastCmd.Store(run[len(run)-1].cmd.Name)
 	for j := range groups {
 		clear(groups[j].cmds) // the arguments alias redcon's buffers
+		clear(groups[j].reads)
 	}
 	clear(run)
 }
@@ -205,7 +207,8 @@ func (s *Server) runOnShard(run []pipelined, g *shardGroup) {
 	if g.write {
 		replies, err = s.backend.Propose(s.ctx, g.shard, g.cmds)
 	} else {
-		replies, err = s.backend.ReadBatch(s.ctx, g.shard, g.cmds)
+		replies, err = s.backend.ReadBatch(s.ctx, g.shard, g.cmds, g.reads[:0])
+		g.reads = replies // scratch for the next run; cleared once written
 	}
 	for j, i := range g.idx {
 		if err != nil {
