@@ -161,7 +161,9 @@ func (s *Server) clientsByID() []*client {
 	s.mu.Lock()
 	list := make([]*client, 0, len(s.clients))
 	for _, c := range s.clients {
-		list = append(list, c)
+		if c.ctx.Err() == nil { // a killed one is gone, even before its goroutine ends
+			list = append(list, c)
+		}
 	}
 	s.mu.Unlock()
 	slices.SortFunc(list, func(a, b *client) int { return cmp.Compare(a.id, b.id) })
