@@ -158,8 +158,15 @@ func Open(cfg Config, log *zap.Logger) (*Node, error) {
 	// Internal RPCs that arrive while the shards open wait on the layer;
 	// they are served once every shard exists.
 	rpcLayer := n.mux.layer(connKindRPC, 0, tcpAddr(n.advertiseCluster))
-	for _, def := range n.meta.Shards {
-		s, err := openShard(n, def.ID, def.FirstSlot, def.LastSlot, n.mux)
+	// Every shard's Raft route exists before the first shard opens, so
+	// peers' connections for a shard still opening wait instead of being
+	// refused (and their senders backing off).
+	raftLayers := make([]*streamLayer, len(n.meta.Shards))
+	for i, def := range n.meta.Shards {
+		raftLayers[i] = n.mux.layer(connKindRaft, def.ID, tcpAddr(n.advertiseCluster))
+	}
+	for i, def := range n.meta.Shards {
+		s, err := openShard(n, def.ID, def.FirstSlot, def.LastSlot, raftLayers[i])
 		if err != nil {
 			n.closeShards()
 			close(n.stop)

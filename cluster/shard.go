@@ -112,8 +112,8 @@ type shardStorage struct {
 }
 
 // openShard opens (or creates) the shard's Raft storage under the node's
-// data directory and starts its Raft group on the mux.
-func openShard(n *Node, id, first, last int, m *mux) (*Shard, error) {
+// data directory and starts its Raft group on layer, its route on the mux.
+func openShard(n *Node, id, first, last int, layer *streamLayer) (*Shard, error) {
 	dir := filepath.Join(n.cfg.Dir, fmt.Sprintf("shard-%d", id))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create shard %d dir: %w", id, err)
@@ -146,7 +146,6 @@ func openShard(n *Node, id, first, last int, m *mux) (*Shard, error) {
 			"move %s aside and start it again, and it catches up from the others "+
 			"(a single-node cluster has no other copy)", err, dir)
 	}
-	layer := m.layer(connKindRaft, id, tcpAddr(n.advertiseCluster))
 	transport := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream:  layer,
 		MaxPool: 3,
