@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -17,6 +18,24 @@ import (
 
 	"github.com/raftcache/raftcache/test/redisoracle"
 )
+
+// trackSources reads the module's Go sources once. go test caches a
+// package's result until its binary or a file the tests opened changes;
+// the raftcache binary is built by a child process the cache does not
+// see, so without this a changed server would leave a stale cached pass.
+var trackSources = sync.OnceFunc(func() {
+	_ = filepath.WalkDir("..", func(path string, d fs.DirEntry, err error) error {
+		switch {
+		case err != nil:
+			return nil
+		case d.IsDir() && path != ".." && (d.Name() == "test" || d.Name() == "testdata" || strings.HasPrefix(d.Name(), ".")):
+			return filepath.SkipDir
+		case strings.HasSuffix(path, ".go") || d.Name() == "go.mod" || d.Name() == "go.sum":
+			_, _ = os.ReadFile(path)
+		}
+		return nil
+	})
+})
 
 // binary is the raftcache executable built once for the package.
 var binary string
@@ -61,6 +80,7 @@ type proc struct {
 }
 
 func newProc(t testing.TB, id string, extra ...string) *proc {
+	trackSources()
 	return &proc{
 		t:           t,
 		id:          id,
