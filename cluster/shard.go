@@ -111,6 +111,10 @@ type shardStorage struct {
 	abortRPCs func()
 }
 
+// logCacheEntries is how many of the newest log entries each shard keeps
+// decoded in memory (raft.LogCache). An entry is one group-commit batch.
+const logCacheEntries = 256
+
 // openShard opens (or creates) the shard's Raft storage under the node's
 // data directory and starts its Raft group on layer, its route on the mux.
 func openShard(n *Node, id, first, last int, layer *streamLayer) (*Shard, error) {
@@ -129,6 +133,14 @@ func openShard(n *Node, id, first, last int, layer *streamLayer) (*Shard, error)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open shard %d log (is another raftcache using %s?): %w", id, dir, err)
+	}
+	// Recent entries stay decoded in memory: the leader reads each entry
+	// back once per follower to replicate it, and followers read it back
+	// to apply it; from bbolt every read decodes msgpack.
+	logs, err := raft.NewLogCache(logCacheEntries, monotonicLog{logStore})
+	if err != nil {
+		logStore.Close()
+		return nil, fmt.Errorf("open shard %d log cache: %w", id, err)
 	}
 	snapshots, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, newHclog(log.Named("snapshots")))
 	if err != nil {
@@ -171,7 +183,7 @@ func openShard(n *Node, id, first, last int, layer *streamLayer) (*Shard, error)
 		bootstrap:    servers,
 		clientAddrOf: n.clientAddrOf,
 	}, shardStorage{
-		logs: monotonicLog{logStore}, stable: logStore, snapshots: snapshots, transport: drainingTransport{transport},
+		logs: logs, stable: logStore, snapshots: snapshots, transport: drainingTransport{transport},
 		closers:   []func() error{transport.Close, logStore.Close},
 		abortRPCs: layer.abort,
 	})
