@@ -192,3 +192,34 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestShutdownClosesRunningCommands: a command still running when the
+// server closes is cut short; its client sees the connection close, not
+// an answer made of the cancellation.
+func TestShutdownClosesRunningCommands(t *testing.T) {
+	b := newFakeBackend(3)
+	b.waitBlocks = true
+	b.waiting = make(chan struct{}, 1)
+	srv := New(Config{Addr: "127.0.0.1:0", Version: "test"}, b, zaptest.NewLogger(t))
+	if err := srv.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve() }()
+	c := dialRaw(t, srv)
+	c.send("WAIT 1 0\r\n")
+	select {
+	case <-b.waiting:
+	case <-time.After(10 * time.Second):
+		t.Fatal("WAIT never started")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Close(ctx); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	c.expectClosed()
+	if err := <-done; err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+}

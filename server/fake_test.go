@@ -22,6 +22,8 @@ type fakeBackend struct {
 	// waitBlocks makes WaitReplicas wait for its context when replicas
 	// are asked for, as a node without replicas would with timeout 0.
 	waitBlocks bool
+	// waiting, if set, gets a value whenever WaitReplicas starts to block.
+	waiting chan struct{}
 	// readBatches counts ReadBatch calls.
 	readBatches int
 
@@ -154,6 +156,9 @@ func (b *fakeBackend) Status() []cluster.Status {
 
 func (b *fakeBackend) WaitReplicas(ctx context.Context, _ []int, n int, _ time.Duration) (int, error) {
 	if b.waitBlocks && n > 0 {
+		if b.waiting != nil {
+			b.waiting <- struct{}{}
+		}
 		<-ctx.Done()
 	}
 	return 0, nil

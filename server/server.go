@@ -254,6 +254,14 @@ func (s *Server) serveOne(conn redcon.Conn, c *client, cmd redcon.Command) {
 // write encodes r for the client's protocol and queues it on the
 // connection; redcon flushes after the pipeline it read is served.
 func (s *Server) write(conn redcon.Conn, c *client, r *resp.Reply) {
+	if s.ctx.Err() != nil {
+		// The server is closing, and the commands still running were
+		// cut short by it ("context canceled"): the client sees its
+		// connection close, as when a Redis goes down, not an error it
+		// could take for the command's answer.
+		conn.Close()
+		return
+	}
 	c.buf = resp.AppendReply(c.buf[:0], r, c.proto)
 	s.queueReply(conn, c, c.buf)
 	if cap(c.buf) > 64<<10 {
