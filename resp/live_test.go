@@ -10,12 +10,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/raftcache/raftcache/test/redisoracle"
 )
 
-// The tests in this file compare resp with a real Redis. They run only when
-// RAFTCACHE_REDIS_ADDR names a disposable server (they write keys), e.g.
+// The tests in this file compare resp with a real Redis: a redis-server
+// each test starts on 127.0.0.1, or the disposable server (they write keys)
+// RAFTCACHE_REDIS_ADDR names, e.g.
 //
-//	redis-server --port 7777 --save '' --appendonly no --daemonize yes
 //	RAFTCACHE_REDIS_ADDR=127.0.0.1:7777 go test -run Live ./resp/
 
 type liveConn struct {
@@ -29,7 +31,7 @@ func dialLive(t *testing.T) *liveConn {
 	t.Helper()
 	addr := os.Getenv("RAFTCACHE_REDIS_ADDR")
 	if addr == "" {
-		t.Skip("RAFTCACHE_REDIS_ADDR is not set; no Redis to compare with")
+		addr = redisoracle.Start(t)
 	}
 	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
 	if err != nil {

@@ -6,10 +6,12 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap/zaptest"
 
 	"github.com/raftcache/raftcache/test/redisoracle"
 )
@@ -131,53 +133,77 @@ func readOneReply(rc *rawConn) (string, error) {
 	return string(b), err
 }
 
-// nonLoopbackIPv4 returns an address of this host that is not loopback,
-// or nil.
-func nonLoopbackIPv4() net.IP {
-	addrs, err := net.InterfaceAddrs()
-	if err != nil {
-		return nil
+// seenListener is a loopback listener as the guard sees it: its Addr is
+// the address it claims to listen on, and while outside is set the
+// connections it accepts claim to come from a non-loopback peer. So the
+// protected-mode decisions are tested with all traffic on 127.0.0.1.
+type seenListener struct {
+	net.Listener
+	addr    net.Addr
+	outside atomic.Bool
+}
+
+func (l *seenListener) Addr() net.Addr { return l.addr }
+
+func (l *seenListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil || !l.outside.Load() {
+		return c, err
 	}
-	for _, a := range addrs {
-		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil {
-			return n.IP
-		}
+	return outsideConn{c}, nil
+}
+
+type outsideConn struct{ net.Conn }
+
+func (outsideConn) RemoteAddr() net.Addr { return &net.TCPAddr{IP: net.IPv4(10, 1, 2, 3), Port: 50000} }
+
+// startSeenAs runs a server with cfg on 127.0.0.1 whose listener claims to
+// listen on claimed ("0.0.0.0" for every interface).
+func startSeenAs(t *testing.T, cfg Config, claimed string) (*Server, *seenListener, string) {
+	t.Helper()
+	cfg.Addr = "127.0.0.1:0"
+	s := New(cfg, newFakeBackend(3), zaptest.NewLogger(t))
+	if err := s.Listen(); err != nil {
+		t.Fatal(err)
 	}
-	return nil
+	real := s.ln.(*guardListener).Listener
+	port := real.Addr().(*net.TCPAddr).Port
+	seen := &seenListener{Listener: real, addr: &net.TCPAddr{IP: net.ParseIP(claimed), Port: port}}
+	s.ln = newGuardListener(seen, s)
+	serveListening(t, s)
+	return s, seen, real.Addr().String()
 }
 
 func TestProtectedMode(t *testing.T) {
-	ip := nonLoopbackIPv4()
-	if ip == nil {
-		t.Skip("this host has no non-loopback IPv4 address to connect from")
-	}
-	dial := func(s *Server, host string) []byte {
-		_, port, _ := net.SplitHostPort(s.Addr().String())
-		return exchange(t, net.JoinHostPort(host, port), []byte("PING\r\n"), true)
+	ping := func(seen *seenListener, addr string, outside bool) string {
+		seen.outside.Store(outside)
+		defer seen.outside.Store(false)
+		return string(exchange(t, addr, []byte("PING\r\n"), true))
 	}
 	denied := "-" + "DENIED raftcache is running in protected mode because protected mode is enabled and no password is set for the default user."
 	// Every interface, no password: only loopback clients.
-	s, _ := startGuarded(t, Config{Addr: ":0", ProtectedMode: true})
-	if got := string(dial(s, ip.String())); !strings.HasPrefix(got, denied) || !strings.Contains(got, "'--protected-mode no'") ||
+	_, seen, addr := startSeenAs(t, Config{ProtectedMode: true}, "0.0.0.0")
+	if got := ping(seen, addr, true); !strings.HasPrefix(got, denied) || !strings.Contains(got, "'--protected-mode no'") ||
 		!strings.HasSuffix(got, "accepting connections from the outside.\r\n") || strings.Count(got, "\r\n") != 1 {
-		t.Fatalf("from %s: %q", ip, got)
+		t.Fatalf("from outside: %q", got)
 	}
-	if got := string(dial(s, "127.0.0.1")); got != "+PONG\r\n" {
+	if got := ping(seen, addr, false); got != "+PONG\r\n" {
 		t.Fatalf("from loopback: %q", got)
 	}
 	// Turned off, with a password, or bound to one address: no denial.
-	for _, cfg := range []Config{
-		{Addr: ":0", ProtectedMode: false},
-		{Addr: ":0", ProtectedMode: true, RequirePass: "pw"},
-		{Addr: net.JoinHostPort(ip.String(), "0"), ProtectedMode: true},
+	for _, c := range []struct {
+		cfg     Config
+		claimed string
+		want    string
+	}{
+		{Config{ProtectedMode: false}, "0.0.0.0", "+PONG\r\n"},
+		{Config{ProtectedMode: true, RequirePass: "pw"}, "0.0.0.0", "-NOAUTH Authentication required.\r\n"},
+		{Config{ProtectedMode: true}, "::", "-DENIED"},
+		{Config{ProtectedMode: true}, "10.1.2.3", "+PONG\r\n"},
 	} {
-		s, _ := startGuarded(t, cfg)
-		want := "+PONG\r\n"
-		if cfg.RequirePass != "" {
-			want = "-NOAUTH Authentication required.\r\n"
-		}
-		if got := string(dial(s, ip.String())); got != want {
-			t.Fatalf("%+v: from %s: %q, want %q", cfg, ip, got, want)
+		_, seen, addr := startSeenAs(t, c.cfg, c.claimed)
+		if got := ping(seen, addr, true); !strings.HasPrefix(got, c.want) {
+			t.Fatalf("%+v listening on %s: from outside: %q, want %q", c.cfg, c.claimed, got, c.want)
 		}
 	}
 }

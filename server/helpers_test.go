@@ -25,6 +25,12 @@ func serveInTest(t *testing.T, s *Server) {
 	if err := s.Listen(); err != nil {
 		t.Fatal(err)
 	}
+	serveListening(t, s)
+}
+
+// serveListening serves s, which is listening, until the test ends.
+func serveListening(t *testing.T, s *Server) {
+	t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- s.Serve() }()
 	t.Cleanup(func() {

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/raftcache/raftcache/test/redisoracle"
 )
 
 // netProxy stands in front of every node's cluster port so that a test
@@ -317,10 +319,7 @@ func socketInode(local, remote string) string {
 func requireProcNet(t testing.TB) {
 	t.Helper()
 	if _, err := os.Stat("/proc/net/tcp"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("network faults need /proc/net/tcp (Linux): %v", err)
-		}
-		t.Skipf("network faults need /proc/net/tcp (Linux): %v", err)
+		redisoracle.Missing(t, fmt.Sprintf("network faults need /proc/net/tcp: %v", err), "run on Linux")
 	}
 }
 

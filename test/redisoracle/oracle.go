@@ -19,17 +19,24 @@ import (
 	"time"
 )
 
-// RequireTool returns the path of an external program. When it is missing
-// the test fails under CI=true (CI must install it) and is skipped with a
-// message elsewhere.
+// Missing ends a test whose prerequisite is absent: it fails under CI=true
+// (CI must provide it) and is skipped, with what and how to get it,
+// elsewhere.
+func Missing(t testing.TB, what, remedy string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s; CI must provide it (%s)", what, remedy)
+	}
+	t.Skipf("%s; %s to run this test", what, remedy)
+}
+
+// RequireTool returns the path of an external program, or ends the test
+// as Missing does.
 func RequireTool(t testing.TB, name string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s not found in PATH; CI must install it (apt-get install redis-tools redis-server)", name)
-		}
-		t.Skipf("%s not found in PATH; install redis-server/redis-tools to run this test", name)
+		Missing(t, name+" not found in PATH", "apt-get install redis-tools redis-server")
 	}
 	return p
 }
