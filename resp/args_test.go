@@ -38,6 +38,7 @@ func TestParseInt(t *testing.T) {
 		{"1e3", 0, false},
 		{"0x10", 0, false},
 		{"1.0", 0, false},
+		{"1a", 0, false},
 		{"１", 0, false}, // a full-width digit
 	}
 	for _, tt := range tests {

@@ -332,7 +332,7 @@ func (f *framer) endCountLine() bool {
 // INT_MAX, then above 10 before authentication, then above our own limit;
 // zero or negative counts are requests to ignore.
 func (f *framer) endMbulkLine() {
-	n, ok := parseRedisInt(f.line.numBytes())
+	n, ok := resp.ParseInt(f.line.numBytes())
 	switch {
 	case !ok || n > math.MaxInt32:
 		f.err = resp.ErrProtoInvalidMultibulkLen
@@ -358,7 +358,7 @@ func (f *framer) endBulkLine() {
 		f.err = resp.ErrProtoExpectedDollar(f.line.first)
 		return
 	}
-	n, ok := parseRedisInt(f.line.numBytes())
+	n, ok := resp.ParseInt(f.line.numBytes())
 	switch {
 	case !ok || n < 0 || n > f.maxBulk:
 		f.err = resp.ErrProtoInvalidBulkLen
@@ -590,47 +590,4 @@ func unhex(c byte) byte {
 		return c - 'a' + 10
 	}
 	return c - 'A' + 10
-}
-
-// parseRedisInt parses b as Redis's string2ll: an optional '-', then "0"
-// alone or a digit 1-9 followed by digits, in the int64 range, at most 20
-// bytes. "+1", "01", "-0", " 1" and "" are not numbers.
-func parseRedisInt(b []byte) (int64, bool) {
-	if len(b) == 0 || len(b) >= 21 {
-		return 0, false
-	}
-	if len(b) == 1 && b[0] == '0' {
-		return 0, true
-	}
-	neg := b[0] == '-'
-	if neg {
-		b = b[1:]
-		if len(b) == 0 {
-			return 0, false
-		}
-	}
-	if b[0] < '1' || b[0] > '9' {
-		return 0, false
-	}
-	var v uint64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		d := uint64(c - '0')
-		if v > (math.MaxUint64-d)/10 {
-			return 0, false
-		}
-		v = v*10 + d
-	}
-	if neg {
-		if v > 1<<63 {
-			return 0, false
-		}
-		return -int64(v), true
-	}
-	if v > math.MaxInt64 {
-		return 0, false
-	}
-	return int64(v), true
 }

@@ -55,7 +55,7 @@ func completeFrames(b []byte) int {
 		if j < 1 {
 			return 0, false
 		}
-		n, ok := parseRedisInt(b[i+1 : i+j])
+		n, ok := resp.ParseInt(b[i+1 : i+j])
 		i += j + 2
 		return int(n), ok
 	}
@@ -241,21 +241,6 @@ func TestSplitArgsLikeSdssplitargs(t *testing.T) {
 		}
 		if strings.Join(got, "|") != strings.Join(tc.want, "|") || len(got) != len(tc.want) {
 			t.Errorf("%q: got %q, want %q", tc.line, got, tc.want)
-		}
-	}
-}
-
-func TestParseRedisInt(t *testing.T) {
-	good := map[string]int64{"0": 0, "1": 1, "-1": -1, "9223372036854775807": 1<<63 - 1, "-9223372036854775808": -1 << 63}
-	for in, want := range good {
-		if got, ok := parseRedisInt([]byte(in)); !ok || got != want {
-			t.Errorf("%q = %d, %v; want %d", in, got, ok, want)
-		}
-	}
-	for _, in := range []string{"", "-", "+1", "01", "-0", " 1", "1 ", "1a", "9223372036854775808",
-		"-9223372036854775809", "18446744073709551616", "99999999999999999999", "000000000000000000001"} {
-		if got, ok := parseRedisInt([]byte(in)); ok {
-			t.Errorf("%q = %d, want not a number", in, got)
 		}
 	}
 }
