@@ -89,28 +89,12 @@ func (f *fleet) stopAll() {
 	procs := f.procs
 	f.procs = nil
 	f.mu.Unlock()
-	var wg sync.WaitGroup
-	for _, p := range procs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			p.stop()
-		}()
-	}
-	wg.Wait()
+	stopEach(procs)
 }
 
 // stopGroup stops procs and forgets them.
 func (f *fleet) stopGroup(procs []*process) {
-	var wg sync.WaitGroup
-	for _, p := range procs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			p.stop()
-		}()
-	}
-	wg.Wait()
+	stopEach(procs)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	kept := f.procs[:0]
@@ -245,4 +229,13 @@ func balanced(leaders map[string]string, ids []string) bool {
 		}
 	}
 	return true
+}
+
+// stopEach stops procs, all at once.
+func stopEach(procs []*process) {
+	var wg sync.WaitGroup
+	for _, p := range procs {
+		wg.Go(p.stop)
+	}
+	wg.Wait()
 }
