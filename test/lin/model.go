@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/anishathalye/porcupine"
+
+	"github.com/raftcache/raftcache/resp"
 )
 
 // Kind is the command an operation sends.
@@ -195,7 +197,7 @@ func step(s State, in Input) (Output, State) {
 		case 0:
 			return Output{Int: 1}, State{Type: 's', Str: "1"}
 		case 's':
-			n, ok := parseRedisInt(s.Str)
+			n, ok := resp.ParseInt([]byte(s.Str))
 			if !ok || n == math.MaxInt64 {
 				return Output{Err: ErrNotInteger}, s
 			}
@@ -240,17 +242,6 @@ func step(s State, in Input) (Output, State) {
 		return Output{Err: ErrWrongType}, s
 	}
 	panic(fmt.Sprintf("lin: unknown command %v", in.Kind))
-}
-
-// parseRedisInt parses a string as Redis's string2ll does: decimal, an
-// optional minus sign, no plus sign, no leading zeros, no spaces.
-func parseRedisInt(s string) (int64, bool) {
-	if s == "" || len(s) > 20 || s[0] == '+' || (len(s) > 1 && s[0] == '0') ||
-		strings.HasPrefix(s, "-0") || strings.ContainsAny(s, " \t_") {
-		return 0, false
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	return n, err == nil
 }
 
 // Model is the porcupine model of one Redis key under the commands of
