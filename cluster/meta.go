@@ -83,6 +83,10 @@ type meta struct {
 	// Removed marks a node that was removed from its cluster (CLUSTER
 	// FORGET); it refuses to start, so its old data cannot come back.
 	Removed bool `json:"removed,omitempty"`
+	// LogStore is the store the shards' Raft logs are in (LogStoreWAL or
+	// LogStoreBolt); empty in directories made before the WAL, which use
+	// bolt.
+	LogStore string `json:"log_store,omitempty"`
 }
 
 type shardDef struct {

@@ -13,6 +13,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/raftcache/raftcache/cluster/wal"
 	"github.com/raftcache/raftcache/store"
 )
 
@@ -54,6 +55,15 @@ type Config struct {
 	// Join starts a new node that waits to be added to an existing cluster
 	// with CLUSTER MEET instead of bootstrapping its own.
 	Join bool
+	// LogStore is LogStoreWAL (the default) or LogStoreBolt; see
+	// openLogStore for what happens to a directory made with the other.
+	LogStore string
+	// Fsync says when the WAL syncs (Redis's appendfsync always or
+	// everysec); the bolt store always syncs.
+	Fsync wal.SyncMode
+	// WALSegmentSize is the size of the WAL's segment files (0: the
+	// default, 64 MiB).
+	WALSegmentSize int64
 }
 
 // Defaults for Config fields left zero.
@@ -97,6 +107,9 @@ func (c *Config) setDefaults() {
 	if c.SnapshotBytes == 0 {
 		c.SnapshotBytes = DefaultSnapshotBytes
 	}
+	if c.LogStore == "" {
+		c.LogStore = LogStoreWAL
+	}
 }
 
 // Node is one raftcache process's share of the cluster: a replica of every
@@ -109,6 +122,9 @@ type Node struct {
 	mux              *mux
 	shards           []*Shard
 	slotShard        [store.NumSlots]uint16
+	// wal is the node's log, shared by every shard; nil with the bolt
+	// log store.
+	wal *wal.WAL
 
 	rpcMu      sync.Mutex
 	rpcClients map[string]*rpcClient
@@ -145,13 +161,20 @@ func Open(cfg Config, log *zap.Logger) (*Node, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
+	if _, err := ParseLogStore(cfg.LogStore); err != nil {
+		return nil, err
+	}
 	if err := n.loadShape(); err != nil {
 		return nil, err
 	}
 	n.advertiseCluster = n.self().ClusterAddr
+	if err := n.openLogStore(); err != nil {
+		return nil, err
+	}
 
 	ln, err := net.Listen("tcp", cfg.ClusterAddr)
 	if err != nil {
+		n.closeWAL()
 		return nil, fmt.Errorf("listen on cluster address %s: %w", cfg.ClusterAddr, err)
 	}
 	n.mux = newMux(ln, n.log.Named("mux"))
@@ -169,6 +192,7 @@ func Open(cfg Config, log *zap.Logger) (*Node, error) {
 		s, err := openShard(n, def.ID, def.FirstSlot, def.LastSlot, raftLayers[i])
 		if err != nil {
 			n.closeShards()
+			n.closeWAL()
 			close(n.stop)
 			n.mux.Close()
 			n.wg.Wait()
@@ -246,6 +270,16 @@ func (n *Node) closeShards() {
 	}
 }
 
+// closeWAL closes the node's log once no shard uses it.
+func (n *Node) closeWAL() {
+	if n.wal == nil {
+		return
+	}
+	if err := n.wal.Close(); err != nil {
+		n.log.Warn("node log close failed", zap.Error(err))
+	}
+}
+
 // Close stops every shard and the cluster port. ctx bounds the wait.
 func (n *Node) Close(ctx context.Context) error {
 	done := make(chan error, 1)
@@ -257,6 +291,7 @@ func (n *Node) Close(ctx context.Context) error {
 		}
 		handOffs.Wait()
 		n.closeShards()
+		n.closeWAL()
 		err := n.mux.Close()
 		n.wg.Wait()
 		n.rpcMu.Lock()

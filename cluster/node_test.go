@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"github.com/hashicorp/raft"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/raftcache/raftcache/cluster/wal"
 	"github.com/raftcache/raftcache/resp"
 	"github.com/raftcache/raftcache/store"
 )
@@ -306,34 +308,57 @@ func TestFSMPanicsOnUndecodableEntry(t *testing.T) {
 	f.Apply(&raft.Log{Index: 1, Type: raft.LogCommand, Data: []byte("garbage")})
 }
 
-// TestNodeRefusesDamagedLog flips bytes of a stored value inside a shard's
-// raft.db: the node must refuse to start rather than serve it.
+// TestNodeRefusesDamagedLog flips a byte of a stored value in the log
+// on disk, in each log store: the node must refuse to start rather than
+// serve it. (With the WAL, later writes follow the damaged one, so it
+// cannot pass for a torn write that was never acknowledged.)
 func TestNodeRefusesDamagedLog(t *testing.T) {
-	dir := t.TempDir()
-	cfg := testConfig(t, dir, 1)
-	n := openReady(t, cfg)
-	propose(t, n, "SET", "k", "a-rather-recognisable-value")
-	closeNode(t, n)
+	for _, tc := range []struct {
+		store string
+		file  func(dir string) string
+		want  error
+		// later writes follow the damaged one. (In bolt they could leave
+		// stale copies of its page behind for the test to damage.)
+		later int
+	}{
+		{LogStoreBolt, func(dir string) string { return filepath.Join(dir, "shard-0", "raft.db") }, ErrCorruptLog, 0},
+		{LogStoreWAL, func(dir string) string {
+			m, _ := filepath.Glob(filepath.Join(dir, "wal", "*.wal"))
+			return m[len(m)-1]
+		}, wal.ErrCorrupt, 5},
+	} {
+		t.Run(tc.store, func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := testConfig(t, dir, 1)
+			cfg.LogStore = tc.store
+			n := openReady(t, cfg)
+			propose(t, n, "SET", "k", "a-rather-recognisable-value")
+			for i := range tc.later {
+				propose(t, n, "SET", fmt.Sprint("later", i), "v")
+			}
+			closeNode(t, n)
 
-	path := filepath.Join(dir, "shard-0", "raft.db")
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	i := bytes.Index(b, []byte("a-rather-recognisable-value"))
-	if i < 0 {
-		t.Fatal("value not found in raft.db")
-	}
-	b[i] ^= 0x01
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	n, err = Open(cfg, zaptest.NewLogger(t))
-	if err == nil {
-		closeNode(t, n)
-		t.Fatal("node started on a damaged log")
-	}
-	if !errors.Is(err, ErrCorruptLog) {
-		t.Fatalf("open on a damaged log: %v, want ErrCorruptLog", err)
+			path := tc.file(dir)
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			i := bytes.Index(b, []byte("a-rather-recognisable-value"))
+			if i < 0 {
+				t.Fatalf("value not found in %s", path)
+			}
+			b[i] ^= 0x01
+			if err := os.WriteFile(path, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			n, err = Open(cfg, zaptest.NewLogger(t))
+			if err == nil {
+				closeNode(t, n)
+				t.Fatal("node started on a damaged log")
+			}
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("open on a damaged log: %v, want %v", err, tc.want)
+			}
+		})
 	}
 }

@@ -5,14 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
-	"go.etcd.io/bbolt"
 	"go.uber.org/zap"
 
 	"github.com/raftcache/raftcache/resp"
@@ -118,42 +115,53 @@ const logCacheEntries = 256
 // openShard opens (or creates) the shard's Raft storage under the node's
 // data directory and starts its Raft group on layer, its route on the mux.
 func openShard(n *Node, id, first, last int, layer *streamLayer) (*Shard, error) {
-	dir := filepath.Join(n.cfg.Dir, fmt.Sprintf("shard-%d", id))
+	dir := n.shardDir(id)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create shard %d dir: %w", id, err)
 	}
 	log := n.log.Named("shard").With(zap.Int("shard", id))
-	logStore, err := raftboltdb.New(raftboltdb.Options{
-		Path: filepath.Join(dir, "raft.db"),
-		BoltOptions: &bbolt.Options{
-			Timeout:        2 * time.Second,
-			NoFreelistSync: true,
-			FreelistType:   bbolt.FreelistMapType,
-		},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("open shard %d log (is another raftcache using %s?): %w", id, dir, err)
+	var (
+		logStore interface {
+			raft.LogStore
+			raft.StableStore
+		}
+		closers []func() error
+	)
+	if n.wal != nil {
+		logStore = n.wal.Shard(uint32(id)) // the node closes the WAL
+	} else {
+		bolt, err := n.openBolt(id)
+		if err != nil {
+			return nil, err
+		}
+		logStore = monotonicLog{bolt}
+		closers = append(closers, bolt.Close)
+	}
+	closeStore := func() {
+		for _, c := range closers {
+			_ = c()
+		}
 	}
 	// Recent entries stay decoded in memory: the leader reads each entry
 	// back once per follower to replicate it, and followers read it back
-	// to apply it; from bbolt every read decodes msgpack.
-	logs, err := raft.NewLogCache(logCacheEntries, monotonicLog{logStore})
+	// to apply it.
+	logs, err := raft.NewLogCache(logCacheEntries, logStore)
 	if err != nil {
-		logStore.Close()
+		closeStore()
 		return nil, fmt.Errorf("open shard %d log cache: %w", id, err)
 	}
 	snapshots, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, newHclog(log.Named("snapshots")))
 	if err != nil {
-		logStore.Close()
+		closeStore()
 		return nil, fmt.Errorf("open shard %d snapshots: %w", id, err)
 	}
 	snapIndex, err := latestSnapshotIndex(snapshots)
 	if err != nil {
-		logStore.Close()
+		closeStore()
 		return nil, fmt.Errorf("open shard %d snapshots: %w", id, err)
 	}
 	if err := verifyLog(id, logStore, snapIndex, log); err != nil {
-		logStore.Close()
+		closeStore()
 		return nil, fmt.Errorf("%w; refusing to start. Rebuild this replica from its peers: stop the node, "+
 			"move %s aside and start it again, and it catches up from the others "+
 			"(a single-node cluster has no other copy)", err, dir)
@@ -184,7 +192,7 @@ func openShard(n *Node, id, first, last int, layer *streamLayer) (*Shard, error)
 		clientAddrOf: n.clientAddrOf,
 	}, shardStorage{
 		logs: logs, stable: logStore, snapshots: snapshots, transport: drainingTransport{transport},
-		closers:   []func() error{transport.Close, logStore.Close},
+		closers:   append([]func() error{transport.Close}, closers...),
 		abortRPCs: layer.abort,
 	})
 }

@@ -351,6 +351,22 @@ func TestDamageBeforeTheTailIsRefused(t *testing.T) {
 			t.Fatalf("open: %v, want ErrCorrupt", err)
 		}
 	})
+	t.Run("a flipped byte in the newest segment, before frames written after a sync", func(t *testing.T) {
+		fs := newMemFS(6)
+		w := mustOpen(t, fs, 1<<20)
+		for i := uint64(1); i <= 20; i++ {
+			if err := w.Shard(0).StoreLogs([]*raft.Log{entry(0, i, 1)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		fileBytes(fs, testDir+"/"+segmentFiles(fs)[0])[segHeaderLen+300] ^= 0x40
+		if _, err := openMem(t, fs, 1<<20, SyncAlways); !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("open: %v, want ErrCorrupt: a synced frame was damaged", err)
+		}
+	})
 	t.Run("a damaged segment header", func(t *testing.T) {
 		fs := build()
 		segs := segmentFiles(fs)

@@ -18,9 +18,12 @@ import (
 //
 // then frames, back to back, then zeros up to the preallocated size:
 //
-//	body length(4) crc32c(4) seq(8) body
+//	length and flags(4) crc32c(4) seq(8) body
 //
-// The CRC covers seq and body. seq numbers frames across the whole log,
+// The low 31 bits of the first word are the body's length; the top bit,
+// flagSynced, says that everything before the frame was on disk when it
+// was written (the first frame of a batch written after a sync). The CRC
+// covers the first word, seq and body. seq numbers frames across the whole log,
 // one more each frame, so a frame is whole and in order only if its CRC
 // and its seq both match; a length of 0 marks the end of the data. Each
 // frame is written by one write call and holds whole records only: a
@@ -92,39 +95,75 @@ func parseSegHeader(b []byte) (segHeader, error) {
 	}, nil
 }
 
+const flagSynced = 1 << 31
+
 // sealFrame fills in the header of the frame that occupies frame (header
-// included): its body length, seq and CRC.
-func sealFrame(frame []byte, seq uint64) {
+// included): its body length and flags, seq and CRC.
+func sealFrame(frame []byte, seq uint64, synced bool) {
 	body := frame[frameHeaderLen:]
-	binary.LittleEndian.PutUint32(frame[0:4], uint32(len(body)))
+	word := uint32(len(body))
+	if synced {
+		word |= flagSynced
+	}
+	binary.LittleEndian.PutUint32(frame[0:4], word)
 	binary.LittleEndian.PutUint64(frame[8:16], seq)
-	crc := crc32.Update(0, crcTable, frame[8:16])
-	crc = crc32.Update(crc, crcTable, body)
-	binary.LittleEndian.PutUint32(frame[4:8], crc)
+	binary.LittleEndian.PutUint32(frame[4:8], frameCRC(frame[0:4], frame[8:16], body))
+}
+
+func frameCRC(word, seq, body []byte) uint32 {
+	crc := crc32.Update(0, crcTable, word)
+	crc = crc32.Update(crc, crcTable, seq)
+	return crc32.Update(crc, crcTable, body)
 }
 
 // frameHeader is a frame's header as read back.
 type frameHeader struct {
+	word    [4]byte
 	bodyLen uint32
+	synced  bool
 	crc     uint32
 	seq     uint64
 }
 
 func parseFrameHeader(b []byte) frameHeader {
+	word := binary.LittleEndian.Uint32(b[0:4])
 	return frameHeader{
-		bodyLen: binary.LittleEndian.Uint32(b[0:4]),
+		word:    [4]byte(b[0:4]),
+		bodyLen: word &^ flagSynced,
+		synced:  word&flagSynced != 0,
 		crc:     binary.LittleEndian.Uint32(b[4:8]),
 		seq:     binary.LittleEndian.Uint64(b[8:16]),
 	}
 }
 
-func (h frameHeader) zero() bool { return h.bodyLen == 0 && h.crc == 0 && h.seq == 0 }
+func (h frameHeader) zero() bool { return h.word == [4]byte{} && h.crc == 0 && h.seq == 0 }
 
 func (h frameHeader) check(body []byte) bool {
 	var seq [8]byte
 	binary.LittleEndian.PutUint64(seq[:], h.seq)
-	crc := crc32.Update(0, crcTable, seq[:])
-	return crc32.Update(crc, crcTable, body) == h.crc
+	return frameCRC(h.word[:], seq[:], body) == h.crc
+}
+
+// syncedFrameAfter reports whether data, from off on, holds a whole frame
+// with a seq above seq that was written after a sync: proof that a bad
+// frame before it had been synced, so is damage, not a torn write. It
+// tries every offset, so it finds such a frame even behind a damaged
+// length.
+func syncedFrameAfter(data []byte, off int64, seq uint64) (int64, bool) {
+	for p := off; p+frameHeaderLen <= int64(len(data)); p++ {
+		h := parseFrameHeader(data[p:])
+		if !h.synced || h.seq <= seq || h.seq-seq > 1<<32 {
+			continue
+		}
+		end := p + frameHeaderLen + int64(h.bodyLen)
+		if h.bodyLen > maxFrameBody || end > int64(len(data)) {
+			continue
+		}
+		if h.check(data[p+frameHeaderLen : end]) {
+			return p, true
+		}
+	}
+	return 0, false
 }
 
 func entryRecordLen(l *raft.Log) int { return entryHeaderLen + len(l.Extensions) + len(l.Data) }

@@ -345,6 +345,10 @@ func (w *WAL) replaySegment(id uint64, first, last bool) error {
 		if !last {
 			return fmt.Errorf("%w: segment %d at offset %d: %s, and newer segments follow", ErrCorrupt, id, off, torn)
 		}
+		if at, ok := syncedFrameAfter(data, off, w.nextSeq-1); ok {
+			return fmt.Errorf("%w: segment %d at offset %d: %s, and a frame written after it was synced follows at offset %d",
+				ErrCorrupt, id, off, torn, at)
+		}
 		// A write that never completed: it was never synced, so never
 		// acknowledged. Cut it off, and make sure nothing written before
 		// the crash past this point can ever be read as a frame again.

@@ -201,7 +201,8 @@ func (w *WAL) write(b *batch) error {
 		if i+1 < len(b.frames) {
 			end = b.frames[i+1]
 		}
-		sealFrame(b.buf[start:end], w.nextSeq)
+		// The first frame says whether all before it is on disk already.
+		sealFrame(b.buf[start:end], w.nextSeq, i == 0 && !w.dirty)
 		w.nextSeq++
 	}
 	at := w.activeOff
@@ -429,7 +430,7 @@ func (w *WAL) rotate() error {
 			head = appendSet(head, shard, []byte(k), v)
 		}
 	}
-	sealFrame(head[frame:], w.nextSeq)
+	sealFrame(head[frame:], w.nextSeq, true)
 	tmp := filepath.Join(w.opts.Dir, spareName)
 	name := filepath.Join(w.opts.Dir, segmentName(id))
 	err := func() error {

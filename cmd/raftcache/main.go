@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/raftcache/raftcache/cluster"
+	"github.com/raftcache/raftcache/cluster/wal"
 	"github.com/raftcache/raftcache/server"
 )
 
@@ -48,6 +49,8 @@ type options struct {
 	join               bool
 	gcPercent          int
 	pprof              string
+	logStore           string
+	fsync              string
 
 	// Client limits and access, named and valued as in redis.conf.
 	requirePass       string
@@ -85,6 +88,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.balanceLeaders, "balance-leaders", true, "move each shard's leadership to its preferred node (round robin by node ID) when the cluster is healthy")
 	fs.Int64Var(&o.snapshotBytes, "snapshot-bytes", cluster.DefaultSnapshotBytes, "bytes of log entries applied between automatic snapshots of a shard (bounds the log on disk; -1: off)")
 	fs.Uint64Var(&o.trailingLogs, "raft-trailing-logs", cluster.DefaultTrailingLogs, "log entries kept after a snapshot, so a lagging replica can catch up without a snapshot install")
+	fs.StringVar(&o.logStore, "log-store", cluster.LogStoreWAL, "where the shards' Raft logs are kept: wal (one log per node, shared by every shard) or bolt (a raft-boltdb file per shard). A bolt data directory moves to wal on the first start with wal")
+	fs.StringVar(&o.fsync, "fsync", "always", "when the log is synced, as Redis's appendfsync: always (before a write is acknowledged) or everysec (at most a second later; needs --log-store wal)")
 	fs.StringVar(&o.requirePass, "requirepass", "", "password clients must give with AUTH (or HELLO ... AUTH) before any other command; empty: none")
 	o.protectedMode = true
 	fs.Var((*yesNo)(&o.protectedMode), "protected-mode", "yes or no: while no password is set and --addr listens on every interface, refuse clients from non-loopback addresses")
@@ -110,6 +115,12 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, errors.New("--tcp-keepalive must not be negative")
 	case o.protoMaxBulkLen < 1:
 		return o, errors.New("--proto-max-bulk-len must be at least 1 byte")
+	}
+	if _, err := cluster.ParseLogStore(o.logStore); err != nil {
+		return o, fmt.Errorf("--log-store: %w", err)
+	}
+	if _, err := wal.ParseSyncMode(o.fsync); err != nil {
+		return o, fmt.Errorf("--fsync: %w", err)
 	}
 	if o.clusterAddr == "" {
 		ca, err := cluster.DefaultClusterAddr(o.addr)
@@ -287,6 +298,7 @@ func run(args []string) error {
 				zap.String("advertise", o.advertise), zap.String("peers_entry", p.Addr))
 		}
 	}
+	fsync, _ := wal.ParseSyncMode(o.fsync) // checked by parseFlags
 	node, err := cluster.Open(cluster.Config{
 		NodeID:             o.id,
 		Addr:               clientAddr,
@@ -304,6 +316,8 @@ func run(args []string) error {
 		SnapshotBytes:      o.snapshotBytes,
 		NoBalance:          !o.balanceLeaders,
 		Join:               o.join,
+		LogStore:           o.logStore,
+		Fsync:              fsync,
 	}, log)
 	if err != nil {
 		return err
