@@ -146,7 +146,7 @@ func (h *harness) measureIdleCPU(ctx context.Context, targets []*target) string 
 		for _, p := range t.procs {
 			seen[p] = true
 		}
-		label := targetLabels[t.id]
+		label := h.cfg.label(t.id)
 		if t.id == tRC3 || t.id == tRC3Cluster {
 			label = "raftcache, 3 nodes"
 		}

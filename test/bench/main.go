@@ -35,11 +35,16 @@ type config struct {
 	binary        string // a raftcache binary to use instead of building one
 	keep          bool
 	quick         bool
+	// fsync is "always" or "everysec": Redis's appendfsync of the
+	// redis-aof target and raftcache's --fsync.
+	fsync string
+	// raftcacheArgs are extra flags for every raftcache node.
+	raftcacheArgs []string
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
 	var c config
-	var pipelines, tests, targets string
+	var pipelines, tests, targets, rcArgs string
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -67,6 +72,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.binary, "raftcache", "", "use this raftcache binary instead of building ./cmd/raftcache (to compare builds)")
 	fs.BoolVar(&c.keep, "keep", false, "keep the temporary directory (data directories and server logs)")
 	fs.BoolVar(&c.quick, "quick", false, "smoke test: few requests, few keys, no report file unless -out is given")
+	fs.StringVar(&c.fsync, "fsync", "always", "always or everysec: Redis's appendfsync for the redis-aof target and raftcache's --fsync, "+
+		"so that writes are compared at the same durability")
+	fs.StringVar(&rcArgs, "raftcache-args", "", "extra flags for every raftcache node, space separated (e.g. \"--log-store bolt\")")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -89,6 +97,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 			c.minClusterRun = 500 * time.Millisecond
 		}
 	}
+	if c.fsync != "always" && c.fsync != "everysec" {
+		return c, fmt.Errorf("-fsync must be always or everysec, not %q", c.fsync)
+	}
+	c.raftcacheArgs = strings.Fields(rcArgs)
 	var err error
 	if c.pipelines, err = parseInts(pipelines); err != nil {
 		return c, fmt.Errorf("-pipelines: %w", err)

@@ -360,3 +360,22 @@ func TestRaise(t *testing.T) {
 		}
 	}
 }
+
+func TestFsyncAndExtraArgsLabelTheTargets(t *testing.T) {
+	c, err := parseFlags([]string{"-fsync", "everysec", "-raftcache-args", "--log-store bolt"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.label(tRedisAOF); got != "redis-server, appendfsync everysec" {
+		t.Errorf("AOF label = %q", got)
+	}
+	if got := c.label(tRC1); got != "raftcache, 1 node (--fsync everysec --log-store bolt)" {
+		t.Errorf("raftcache label = %q", got)
+	}
+	if got := c.label(tRedis); got != "redis-server, no persistence" {
+		t.Errorf("redis label = %q", got)
+	}
+	if _, err := parseFlags([]string{"-fsync", "no"}, io.Discard); err == nil {
+		t.Error("-fsync no was accepted")
+	}
+}

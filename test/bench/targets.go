@@ -34,6 +34,27 @@ var targetLabels = map[string]string{
 	tRC3Cluster:   "raftcache, 3 nodes (--cluster)",
 }
 
+// label names target id in the report: with -fsync everysec the AOF
+// target and raftcache's are labelled with it, and raftcache's with any
+// -raftcache-args.
+func (c config) label(id string) string {
+	l := targetLabels[id]
+	var extra []string
+	if c.fsync == "everysec" {
+		if id == tRedisAOF {
+			return "redis-server, appendfsync everysec"
+		}
+		extra = append(extra, "--fsync everysec")
+	}
+	if len(c.raftcacheArgs) > 0 {
+		extra = append(extra, strings.Join(c.raftcacheArgs, " "))
+	}
+	if strings.HasPrefix(id, "raftcache") && len(extra) > 0 {
+		l += " (" + strings.Join(extra, " ") + ")"
+	}
+	return l
+}
+
 // baselines are the Redis targets each raftcache target is compared with,
 // the first being the main one.
 var baselines = map[string][]string{
@@ -82,7 +103,7 @@ func (h *harness) startTargets(ctx context.Context) []*target {
 		}
 		var extra []string
 		if id == tRedisAOF {
-			extra = []string{"--appendonly", "yes", "--appendfsync", "always"}
+			extra = []string{"--appendonly", "yes", "--appendfsync", h.cfg.fsync}
 		}
 		t := &target{id: id}
 		p, addr, err := h.startRedis(ctx, id, extra...)
@@ -225,6 +246,10 @@ func (h *harness) startRaftcache(ctx context.Context, name string, n int) ([]*pr
 		if n > 1 {
 			args = append(args, "--peers", strings.Join(peers, ","))
 		}
+		if h.cfg.fsync != "always" {
+			args = append(args, "--fsync", h.cfg.fsync)
+		}
+		args = append(args, h.cfg.raftcacheArgs...)
 		pprof := ""
 		if nd.web != 0 {
 			pprof = addrOf(nd.web)
