@@ -250,3 +250,20 @@ func (n *Node) copyBoltShard(id int, dst *wal.ShardLog) (int, error) {
 	}
 	return int(last - first + 1), nil
 }
+
+// LogInfo describes the node's log store for INFO.
+type LogInfo struct {
+	Store string // LogStoreWAL or LogStoreBolt
+	Fsync wal.SyncMode
+	// WAL is the WAL's activity since the node started (zero for bolt).
+	WAL wal.Stats
+}
+
+// LogInfo describes the node's log store.
+func (n *Node) LogInfo() LogInfo {
+	info := LogInfo{Store: n.meta.LogStore, Fsync: n.cfg.Fsync}
+	if n.wal != nil {
+		info.WAL = n.wal.Stats()
+	}
+	return info
+}

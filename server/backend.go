@@ -29,6 +29,8 @@ type Backend interface {
 	Snapshot(ctx context.Context, shard int) error
 	// Status describes every shard.
 	Status() []cluster.Status
+	// LogInfo describes the node's Raft log store.
+	LogInfo() cluster.LogInfo
 	// Peers lists the cluster's members.
 	Peers() []cluster.Peer
 	// WaitReplicas returns how many replicas other than the leader hold
@@ -120,6 +122,8 @@ func (b NodeBackend) Meet(ctx context.Context, clusterAddr string) (cluster.Memb
 }
 
 func (b NodeBackend) Forget(ctx context.Context, id string) error { return b.Node.Forget(ctx, id) }
+
+func (b NodeBackend) LogInfo() cluster.LogInfo { return b.Node.LogInfo() }
 
 func (b NodeBackend) Status() []cluster.Status {
 	shards := b.Node.Shards()

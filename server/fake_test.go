@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/raftcache/raftcache/cluster"
+	"github.com/raftcache/raftcache/cluster/wal"
 	"github.com/raftcache/raftcache/resp"
 	"github.com/raftcache/raftcache/store"
 )
@@ -131,6 +132,10 @@ func (b *fakeBackend) Snapshot(context.Context, int) error {
 	b.snaps++
 	b.mu.Unlock()
 	return nil
+}
+
+func (b *fakeBackend) LogInfo() cluster.LogInfo {
+	return cluster.LogInfo{Store: cluster.LogStoreWAL, WAL: wal.Stats{Segments: 1, Writes: 7, Syncs: 5, SyncTime: 5 * time.Millisecond}}
 }
 
 func (b *fakeBackend) Status() []cluster.Status {

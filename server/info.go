@@ -182,6 +182,22 @@ func (s *Server) infoPersistence(b *infoBuilder) {
 	b.field("aof_rewrites", "0")
 	b.field("aof_last_write_status", "ok")
 	b.field("raft_log", "on")
+	log := s.backend.LogInfo()
+	b.field("raft_log_store", log.Store)
+	b.field("raft_log_fsync", log.Fsync.String())
+	if log.Store == cluster.LogStoreWAL {
+		w := log.WAL
+		b.int("raft_log_segments", int64(w.Segments))
+		b.int("raft_log_disk_bytes", w.DiskBytes)
+		b.int("raft_log_writes", int64(w.Writes))
+		b.int("raft_log_bytes_written", int64(w.BytesWritten))
+		b.int("raft_log_syncs", int64(w.Syncs))
+		avg := int64(0)
+		if w.Syncs > 0 {
+			avg = w.SyncTime.Microseconds() / int64(w.Syncs)
+		}
+		b.int("raft_log_sync_avg_usec", avg)
+	}
 	b.field("dir", s.cfg.DataDir)
 }
 

@@ -29,7 +29,8 @@ func TestInfoSections(t *testing.T) {
 	}
 	for _, field := range []string{"redis_version:7.2.5\r\n", "redis_mode:cluster\r\n", "connected_clients:1\r\n",
 		"maxclients:10000\r\n", "cluster_enabled:1\r\n", "errorstat_ERR:count=2\r\n", "db0:keys=1,expires=0,avg_ttl=0\r\n",
-		"total_error_replies:2\r\n", "master_failover_state:no-failover\r\n"} {
+		"total_error_replies:2\r\n", "master_failover_state:no-failover\r\n",
+		"raft_log_store:wal\r\n", "raft_log_fsync:always\r\n", "raft_log_syncs:5\r\n", "raft_log_sync_avg_usec:1000\r\n"} {
 		if !strings.Contains(info, field) {
 			t.Errorf("INFO lacks %q", field)
 		}

@@ -146,7 +146,7 @@ type WAL struct {
 }
 
 type counters struct {
-	batches, frames, syncs, bytes, rotations, removed atomic.Uint64
+	batches, frames, syncs, syncNanos, bytes, rotations, removed atomic.Uint64
 }
 
 // Stats is what the log has done since it was opened.
@@ -156,6 +156,7 @@ type Stats struct {
 	Writes       uint64 // write calls (batches)
 	Frames       uint64
 	Syncs        uint64
+	SyncTime     time.Duration // spent in fdatasync, in all
 	BytesWritten uint64
 	Rotations    uint64
 	Removed      uint64 // segment files deleted
@@ -468,6 +469,7 @@ func (w *WAL) Stats() Stats {
 	st.Writes = w.stats.batches.Load()
 	st.Frames = w.stats.frames.Load()
 	st.Syncs = w.stats.syncs.Load()
+	st.SyncTime = time.Duration(w.stats.syncNanos.Load())
 	st.BytesWritten = w.stats.bytes.Load()
 	st.Rotations = w.stats.rotations.Load()
 	st.Removed = w.stats.removed.Load()

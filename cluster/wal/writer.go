@@ -164,10 +164,12 @@ func (w *WAL) syncIfDirty() {
 	if !w.dirty {
 		return
 	}
+	start := time.Now()
 	if err := w.active.f.Sync(); err != nil {
 		w.poison(fmt.Errorf("%w: sync log segment %d: %w", ErrMaybeWritten, w.active.id, err))
 		return
 	}
+	w.stats.syncNanos.Add(uint64(time.Since(start)))
 	w.stats.syncs.Add(1)
 	w.dirty = false
 }
