@@ -99,7 +99,7 @@ func (n *Node) transferLeadership(s *Shard, want raft.Server) error {
 		return err
 	}
 	s.log.Info("moving shard leadership to its preferred node", zap.String("to", string(want.ID)))
-	err := s.raft.LeadershipTransferToServer(want.ID, want.Address).Error()
+	err := s.transfer(func() raft.Future { return s.raft.LeadershipTransferToServer(want.ID, want.Address) })
 	if err != nil && !errors.Is(err, raft.ErrNotLeader) {
 		return err
 	}
@@ -128,7 +128,7 @@ func (s *Shard) handOff() {
 		return // no one to hand it to
 	}
 	start := time.Now()
-	if err := s.raft.LeadershipTransfer().Error(); err != nil {
+	if err := s.transfer(func() raft.Future { return s.raft.LeadershipTransfer() }); err != nil {
 		s.log.Info("leadership not handed off before shutdown", zap.Error(err))
 		return
 	}

@@ -64,6 +64,22 @@ type Config struct {
 	// WALSegmentSize is the size of the WAL's segment files (0: the
 	// default, 64 MiB).
 	WALSegmentSize int64
+	// DisableReadLease makes every read batch confirm leadership with a
+	// heartbeat round instead of trusting the leader's lease (lease.go).
+	DisableReadLease bool
+	// UnsafeReadLease, when set, replaces the lease duration derived from
+	// the heartbeat timeout. Any value above LeaseDuration(heartbeat) can
+	// serve stale reads: it exists to show that the linearizability
+	// checker catches them.
+	UnsafeReadLease time.Duration
+}
+
+// readLease is the lease a leader holds after a heartbeat round.
+func (c Config) readLease() time.Duration {
+	if c.UnsafeReadLease > 0 {
+		return c.UnsafeReadLease
+	}
+	return LeaseDuration(c.HeartbeatTimeout)
 }
 
 // Defaults for Config fields left zero.
@@ -209,6 +225,8 @@ func Open(cfg Config, log *zap.Logger) (*Node, error) {
 		n.wg.Add(1)
 		go n.balanceLoop()
 	}
+	n.wg.Add(1)
+	go n.leaseLoop()
 	n.log.Info("node started", zap.Int("shards", len(n.shards)), zap.Int("peers", len(n.meta.Peers)),
 		zap.String("cluster_addr", ln.Addr().String()))
 	return n, nil

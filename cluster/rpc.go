@@ -30,6 +30,10 @@ const (
 	opAddVoter     = 5
 	opRemoveServer = 6
 	opRemoved      = 7 // tells a node it was removed from the cluster
+	// opLease: count(2) shard(2)... → per shard term(8), nanoseconds
+	// since the last contact with its leader(8), leader id (length-prefixed
+	// byte); see lease.go.
+	opLease = 8
 
 	statusOK        = 0 // replies follow
 	statusNotLeader = 1 // leader id follows (may be empty); nothing was proposed
@@ -145,6 +149,8 @@ func (n *Node) handleRPC(req []byte) []byte {
 			return errorStatus(statusError, err.Error())
 		}
 		return []byte{statusOK}
+	case opLease:
+		return n.leaseAnswer(body)
 	case opIndexes:
 		select {
 		case <-n.stop: // shutting down: not a node to hand leadership to

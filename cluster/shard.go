@@ -39,7 +39,10 @@ type Shard struct {
 
 	readyTerm atomic.Uint64
 	verify    verifier
-	observer  *raft.Observer
+	lease     lease
+	// leaseReads counts read batches served under the lease.
+	leaseReads atomic.Uint64
+	observer   *raft.Observer
 
 	// proposals feed the group-commit loop; inflight carries its entries,
 	// in log order, to the goroutine that answers them.
@@ -183,6 +186,12 @@ func openShard(n *Node, id, first, last int, layer *streamLayer) (*Shard, error)
 			Address:  raft.ServerAddress(p.ClusterAddr),
 		})
 	}
+	var trans raft.Transport = drainingTransport{transport}
+	closeTransport := transport.Close
+	if !n.cfg.DisableReadLease {
+		q := newVoteQuietTransport(drainingTransport{transport}, n.cfg.HeartbeatTimeout, log)
+		trans, closeTransport = q, q.Close
+	}
 	return startShard(shardConfig{
 		id: id, firstSlot: first, lastSlot: last,
 		nodeID:       n.cfg.NodeID,
@@ -191,8 +200,8 @@ func openShard(n *Node, id, first, last int, layer *streamLayer) (*Shard, error)
 		bootstrap:    servers,
 		clientAddrOf: n.clientAddrOf,
 	}, shardStorage{
-		logs: logs, stable: logStore, snapshots: snapshots, transport: drainingTransport{transport},
-		closers:   append([]func() error{transport.Close}, closers...),
+		logs: logs, stable: logStore, snapshots: snapshots, transport: trans,
+		closers:   append([]func() error{closeTransport}, closers...),
 		abortRPCs: layer.abort,
 	})
 }
@@ -217,6 +226,9 @@ func startShard(sc shardConfig, st shardStorage) (*Shard, error) {
 		inflight:     make(chan inflightEntry, maxInflight),
 	}
 	s.verify.r = s
+	if !sc.cfg.DisableReadLease {
+		s.lease.duration = sc.cfg.readLease()
+	}
 
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(sc.nodeID)
@@ -394,109 +406,6 @@ func (s *Shard) applyError(err error) error {
 	return fmt.Errorf("shard %d: write not stored: %w", s.id, err)
 }
 
-// Read executes a read-only command linearizably: only on the leader,
-// after it has applied everything committed before its election and has
-// confirmed, after the read arrived, that it is still the leader.
-// Concurrent reads share one confirmation round.
-func (s *Shard) Read(ctx context.Context, args [][]byte) (resp.Reply, error) {
-	if err := s.readBarrier(ctx); err != nil {
-		return resp.Reply{}, err
-	}
-	return s.store.Read(time.Now().UnixMilli(), args), nil
-}
-
-// ReadBatch is Read for several commands: one leadership confirmation,
-// then every command in order against the same state. The replies are
-// appended to out, which may be nil.
-func (s *Shard) ReadBatch(ctx context.Context, cmds [][][]byte, out []resp.Reply) ([]resp.Reply, error) {
-	if err := s.readBarrier(ctx); err != nil {
-		return out, err
-	}
-	now := time.Now().UnixMilli()
-	for _, args := range cmds {
-		out = append(out, s.store.Read(now, args))
-	}
-	return out, nil
-}
-
-// ReadLocal executes a read-only command on this replica's state without
-// any leadership check: possibly stale, for READONLY connections and
-// introspection.
-func (s *Shard) ReadLocal(args [][]byte) resp.Reply {
-	return s.store.Read(time.Now().UnixMilli(), args)
-}
-
-// readBarrier returns nil once a read may be served linearizably.
-func (s *Shard) readBarrier(ctx context.Context) error {
-	if s.raft.State() != raft.Leader {
-		return s.notLeader()
-	}
-	// A sole voter that leads cannot be deposed without its own vote: it
-	// needs no confirmation round.
-	if !s.soleVoter() {
-		if err := s.verify.confirm(ctx); err != nil {
-			if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
-				return s.notLeader()
-			}
-			return fmt.Errorf("shard %d confirm leadership: %w", s.id, err)
-		}
-	}
-	// Checked after the confirmation: if the term still equals readyTerm,
-	// the confirmation happened in the term whose barrier has completed.
-	if term := s.raft.CurrentTerm(); term != s.readyTerm.Load() {
-		return s.waitReady(ctx)
-	}
-	return nil
-}
-
-// soleVoter reports whether this node, as the shard's leader, is its only
-// voter (a single-node cluster), so reads need no leadership round trip.
-// Raft uses the latest configuration, committed or not, the moment it is
-// in the log; a voter added later is in it before it can vote.
-func (s *Shard) soleVoter() bool {
-	_, self := s.raft.LeaderWithID()
-	voters := 0
-	for _, srv := range s.raft.GetConfiguration().Configuration().Servers {
-		if srv.Suffrage == raft.Voter {
-			if srv.ID != self {
-				return false
-			}
-			voters++
-		}
-	}
-	return voters == 1
-}
-
-// waitReady waits, within ctx, for the post-election barrier.
-func (s *Shard) waitReady(ctx context.Context) error {
-	t := time.NewTicker(5 * time.Millisecond)
-	defer t.Stop()
-	for {
-		if s.raft.State() != raft.Leader {
-			return s.notLeader()
-		}
-		if s.raft.CurrentTerm() == s.readyTerm.Load() {
-			// Confirm again: leadership must hold after readiness.
-			if s.soleVoter() {
-				// No other node can be elected without this one's vote, and this
-				// one is the leader: it is the leader for as long as it is.
-			} else if err := s.verify.confirm(ctx); err != nil {
-				return s.notLeader()
-			}
-			if s.raft.CurrentTerm() == s.readyTerm.Load() {
-				return nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return s.notLeader()
-		case <-s.stop:
-			return ErrShutdown
-		case <-t.C:
-		}
-	}
-}
-
 // watchLeadership runs a Barrier after every election this node wins, then
 // marks the term ready for reads. Losing and regaining leadership starts a
 // new term, which needs its own barrier.
@@ -508,6 +417,7 @@ func (s *Shard) watchLeadership() {
 			return
 		case isLeader := <-s.raft.LeaderCh():
 			if !isLeader {
+				s.lease.drop()
 				s.log.Info("shard leadership lost")
 				continue
 			}
@@ -613,54 +523,6 @@ func (s *Shard) Status() Status {
 		Keys:               st.Keys,
 		Expires:            st.Expires,
 		ReadyForLinearRead: s.raft.State() == raft.Leader && s.readyTerm.Load() == term,
-	}
-}
-
-// verifier shares one leadership confirmation (raft.VerifyLeader) among
-// all reads waiting at the moment it starts; a read that arrives while a
-// round is running waits for the next one, so every read's confirmation
-// happens after the read arrived.
-type verifier struct {
-	r       *Shard
-	mu      sync.Mutex
-	waiting []chan error
-	running bool
-	rounds  atomic.Uint64 // VerifyLeader calls made
-}
-
-func (v *verifier) confirm(ctx context.Context) error {
-	ch := make(chan error, 1)
-	v.mu.Lock()
-	v.waiting = append(v.waiting, ch)
-	if !v.running {
-		v.running = true
-		go v.loop()
-	}
-	v.mu.Unlock()
-	select {
-	case err := <-ch:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func (v *verifier) loop() {
-	for {
-		v.mu.Lock()
-		batch := v.waiting
-		v.waiting = nil
-		if len(batch) == 0 {
-			v.running = false
-			v.mu.Unlock()
-			return
-		}
-		v.mu.Unlock()
-		v.rounds.Add(1)
-		err := v.r.raft.VerifyLeader().Error()
-		for _, ch := range batch {
-			ch <- err
-		}
 	}
 }
 

@@ -51,6 +51,8 @@ type options struct {
 	pprof              string
 	logStore           string
 	fsync              string
+	readLease          bool
+	unsafeReadLease    time.Duration
 
 	// Client limits and access, named and valued as in redis.conf.
 	requirePass       string
@@ -90,6 +92,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.Uint64Var(&o.trailingLogs, "raft-trailing-logs", cluster.DefaultTrailingLogs, "log entries kept after a snapshot, so a lagging replica can catch up without a snapshot install")
 	fs.StringVar(&o.logStore, "log-store", cluster.LogStoreWAL, "where the shards' Raft logs are kept: wal (one log per node, shared by every shard) or bolt (a raft-boltdb file per shard). A bolt data directory moves to wal on the first start with wal")
 	fs.StringVar(&o.fsync, "fsync", "always", "when the log is synced, as Redis's appendfsync: always (before a write is acknowledged) or everysec (at most a second later; needs --log-store wal)")
+	fs.BoolVar(&o.readLease, "read-lease", true, "serve linearizable reads on a shard leader under a lease renewed in the background (true), or confirm leadership with a heartbeat round per read batch (false)")
+	fs.DurationVar(&o.unsafeReadLease, "unsafe-read-lease", 0, "for testing the linearizability checker only: a read lease of this length, ignoring what the followers promised; anything above 0.9 × --raft-heartbeat-timeout can serve stale reads (0: the safe lease)")
 	fs.StringVar(&o.requirePass, "requirepass", "", "password clients must give with AUTH (or HELLO ... AUTH) before any other command; empty: none")
 	o.protectedMode = true
 	fs.Var((*yesNo)(&o.protectedMode), "protected-mode", "yes or no: while no password is set and --addr listens on every interface, refuse clients from non-loopback addresses")
@@ -318,6 +322,8 @@ func run(args []string) error {
 		Join:               o.join,
 		LogStore:           o.logStore,
 		Fsync:              fsync,
+		DisableReadLease:   !o.readLease,
+		UnsafeReadLease:    o.unsafeReadLease,
 	}, log)
 	if err != nil {
 		return err

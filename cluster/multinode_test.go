@@ -1,0 +1,186 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"go.uber.org/zap/zaptest"
+)
+
+// nodeSet is several Nodes of one cluster in this process, on loopback
+// ports, each with its own data directory.
+type nodeSet struct {
+	t     *testing.T
+	cfgs  []Config
+	nodes []*Node
+}
+
+// newNodeSet starts n nodes with the given number of shards, edit
+// applied to every config, and waits until every node knows every shard's
+// leader.
+func newNodeSet(t *testing.T, n, shards int, edit func(*Config)) *nodeSet {
+	t.Helper()
+	ns := &nodeSet{t: t}
+	var peers []Peer
+	for i := 1; i <= n; i++ {
+		cfg := testConfig(t, t.TempDir(), shards)
+		cfg.NodeID = fmt.Sprintf("n%d", i)
+		cfg.Addr = freeAddr(t)
+		peers = append(peers, Peer{ID: cfg.NodeID, Addr: cfg.Addr, ClusterAddr: cfg.ClusterAddr})
+		ns.cfgs = append(ns.cfgs, cfg)
+	}
+	for i := range ns.cfgs {
+		ns.cfgs[i].Peers = peers
+		if edit != nil {
+			edit(&ns.cfgs[i])
+		}
+		node, err := Open(ns.cfgs[i], zaptest.NewLogger(t))
+		if err != nil {
+			t.Fatalf("open %s: %v", ns.cfgs[i].NodeID, err)
+		}
+		ns.nodes = append(ns.nodes, node)
+	}
+	t.Cleanup(func() {
+		for _, node := range ns.nodes {
+			if node != nil {
+				closeNode(t, node)
+			}
+		}
+	})
+	for _, node := range ns.nodes {
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		err := node.WaitReady(ctx)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ns
+}
+
+// leader waits for a node to lead shard id, ready for reads, and returns it.
+func (ns *nodeSet) leader(id int) *Node {
+	ns.t.Helper()
+	var found *Node
+	waitUntil(ns.t, fmt.Sprintf("a ready leader of shard %d", id), 20*time.Second, func() bool {
+		for _, node := range ns.nodes {
+			if node != nil && node.shards[id].Status().ReadyForLinearRead {
+				found = node
+				return true
+			}
+		}
+		return false
+	})
+	return found
+}
+
+// waitUntil polls cond every 10 ms until it holds or timeout passes.
+func waitUntil(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestLeaseServesReadsWithoutRoundTrips(t *testing.T) {
+	ns := newNodeSet(t, 3, 1, nil)
+	leader := ns.leader(0)
+	s := leader.shards[0]
+	waitUntil(t, "a lease", 10*time.Second, func() bool { return s.lease.holds(s.raft.CurrentTerm()) })
+	ctx := t.Context()
+	if _, err := leader.Propose(ctx, 0, [][][]byte{args("SET", "k", "v")}); err != nil {
+		t.Fatal(err)
+	}
+	rounds, leased := s.verify.rounds.Load(), s.leaseReads.Load()
+	for range 100 {
+		rs, err := leader.ReadBatch(ctx, 0, [][][]byte{args("GET", "k")}, nil)
+		if err != nil || string(rs[0].Str) != "v" {
+			t.Fatalf("GET k = %+v, %v", rs, err)
+		}
+	}
+	if got := s.verify.rounds.Load() - rounds; got > 5 {
+		t.Errorf("100 reads under a lease took %d VerifyLeader rounds", got)
+	}
+	if got := s.leaseReads.Load() - leased; got < 95 {
+		t.Errorf("only %d of 100 reads were served under the lease", got)
+	}
+	// A transfer ends the lease before it starts.
+	var to *Node
+	for _, node := range ns.nodes {
+		if node != leader {
+			to = node
+			break
+		}
+	}
+	term := s.raft.CurrentTerm()
+	if err := s.transfer(func() raft.Future {
+		return s.raft.LeadershipTransferToServer(raft.ServerID(to.ID()), raft.ServerAddress(to.cfg.ClusterAddr))
+	}); err != nil {
+		t.Fatalf("transfer: %v", err)
+	}
+	if s.lease.holds(term) || s.lease.holds(s.raft.CurrentTerm()) {
+		t.Fatal("the old leader still holds a lease after handing leadership over")
+	}
+	newLeader := ns.leader(0)
+	ns2 := newLeader.shards[0]
+	waitUntil(t, "the new leader's lease", 10*time.Second, func() bool { return ns2.lease.holds(ns2.raft.CurrentTerm()) })
+	rs, err := newLeader.ReadBatch(ctx, 0, [][][]byte{args("GET", "k")}, nil)
+	if err != nil || string(rs[0].Str) != "v" {
+		t.Fatalf("GET k on the new leader = %+v, %v", rs, err)
+	}
+}
+
+func TestReadLeaseOff(t *testing.T) {
+	ns := newNodeSet(t, 3, 1, func(c *Config) { c.DisableReadLease = true })
+	leader := ns.leader(0)
+	s := leader.shards[0]
+	rounds := s.verify.rounds.Load()
+	for range 20 {
+		if _, err := leader.ReadBatch(t.Context(), 0, [][][]byte{args("GET", "k")}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s.lease.holds(s.raft.CurrentTerm()) || s.leaseReads.Load() != 0 {
+		t.Fatal("a lease was taken with leases off")
+	}
+	if got := s.verify.rounds.Load() - rounds; got < 20 {
+		t.Fatalf("20 reads in a row took %d VerifyLeader rounds, want one each", got)
+	}
+}
+
+// TestLeaseAnswer checks what a follower reports: the term, the leader it
+// follows, and a contact that only grows older.
+func TestLeaseAnswer(t *testing.T) {
+	ns := newNodeSet(t, 3, 2, nil)
+	for id := range 2 {
+		leader := ns.leader(id)
+		for _, node := range ns.nodes {
+			if node == leader {
+				continue
+			}
+			asks := []*leaseAsk{{s: leader.shards[id]}}
+			states, err := leader.askLease(t.Context(), node.cfg.ClusterAddr, asks)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st := states[0]
+			if st.leader != leader.ID() || st.term != leader.shards[id].raft.CurrentTerm() || st.since > time.Second {
+				t.Fatalf("shard %d on %s: %+v, want leader %s in term %d, heard from within a second", id, node.ID(), st,
+					leader.ID(), leader.shards[id].raft.CurrentTerm())
+			}
+		}
+	}
+	if got := ns.nodes[0].leaseAnswer([]byte{0, 1, 0, 9}); got[0] != statusError {
+		t.Fatalf("a query for a shard that does not exist: %q", got)
+	}
+	if got := ns.nodes[0].leaseAnswer([]byte{0, 2, 0, 0}); got[0] != statusError {
+		t.Fatalf("a query shorter than its count: %q", got)
+	}
+}
