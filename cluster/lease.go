@@ -58,6 +58,15 @@ func (l *lease) holds(term uint64) bool {
 	return st != nil && st.term == term && time.Now().Before(st.until)
 }
 
+// remaining is how long the lease of term still runs.
+func (l *lease) remaining(term uint64) time.Duration {
+	st := l.state.Load()
+	if st == nil || st.term != term {
+		return 0
+	}
+	return max(0, time.Until(st.until))
+}
+
 // begin notes that a renewal is about to ask the followers and returns
 // what renew needs: the time it starts and the generation it belongs to.
 func (l *lease) begin() (time.Time, uint64, bool) {
@@ -117,7 +126,7 @@ func (l *lease) resume() {
 // to a heartbeat sent before it was called.
 func (n *Node) leaseLoop() {
 	defer n.wg.Done()
-	every := n.cfg.readLease() / 3
+	every := LeaseDuration(n.cfg.HeartbeatTimeout) / 3
 	if n.cfg.DisableReadLease || every <= 0 {
 		return
 	}
@@ -178,7 +187,7 @@ func (n *Node) renewLeases() {
 	if len(asks) == 0 {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.readLease())
+	ctx, cancel := context.WithTimeout(context.Background(), LeaseDuration(n.cfg.HeartbeatTimeout))
 	defer cancel()
 	var mu sync.Mutex
 	var wg sync.WaitGroup

@@ -498,6 +498,9 @@ type Status struct {
 	LastSnapshotIndex  uint64
 	Keys, Expires      int
 	ReadyForLinearRead bool
+	// LeaseRemaining is how long this node's read lease still runs (0:
+	// none).
+	LeaseRemaining time.Duration
 }
 
 // Status returns the shard's current state.
@@ -523,6 +526,7 @@ func (s *Shard) Status() Status {
 		Keys:               st.Keys,
 		Expires:            st.Expires,
 		ReadyForLinearRead: s.raft.State() == raft.Leader && s.readyTerm.Load() == term,
+		LeaseRemaining:     s.lease.remaining(term),
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -119,16 +120,20 @@ func (n *Node) FollowerLag(ctx context.Context, shard int) []Lag {
 		return nil
 	}
 	last := s.raft.LastIndex()
-	var out []Lag
+	out := make([]Lag, 0, len(voters)) // never reallocated: the goroutines hold pointers into it
+	var wg sync.WaitGroup
 	for _, v := range voters {
 		if string(v.ID) == n.meta.NodeID {
 			continue
 		}
-		l := Lag{ID: string(v.ID), Entries: -1}
-		if idx, err := n.indexesOf(ctx, shard, string(v.ID), string(v.Address)); err == nil {
-			l.Entries = int64(last) - int64(idx.last)
-		}
-		out = append(out, l)
+		out = append(out, Lag{ID: string(v.ID), Entries: -1})
+		l := &out[len(out)-1]
+		wg.Go(func() {
+			if idx, err := n.indexesOf(ctx, shard, string(v.ID), string(v.Address)); err == nil {
+				l.Entries = int64(last) - int64(idx.last)
+			}
+		})
 	}
+	wg.Wait()
 	return out
 }

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/raftcache/raftcache/cluster"
@@ -245,7 +246,8 @@ func (s *Server) infoReplication(b *infoBuilder) {
 	b.field("repl_backlog_size", "0")
 	b.field("repl_backlog_first_byte_offset", "0")
 	b.field("repl_backlog_histlen", "0")
-	for _, st := range sts {
+	followers := s.followersFields(sts)
+	for i, st := range sts {
 		b.field("shard"+strconv.Itoa(st.ID),
 			"slots="+strconv.Itoa(st.FirstSlot)+"-"+strconv.Itoa(st.LastSlot)+
 				",state="+strings.ToLower(st.State)+
@@ -255,24 +257,51 @@ func (s *Server) infoReplication(b *infoBuilder) {
 				",applied_index="+strconv.FormatUint(st.AppliedIndex, 10)+
 				",last_index="+strconv.FormatUint(st.LastIndex, 10)+
 				",snapshot_index="+strconv.FormatUint(st.LastSnapshotIndex, 10)+
-				s.followersField(st.ID))
+				leaseField(st)+
+				followers[i])
 	}
 }
 
-// followersField lists, for a shard this node leads, each follower's lag
-// in log entries (",followers=n2:0|n3:5"; -1 for one that did not answer).
-func (s *Server) followersField(shard int) string {
-	ctx, cancel := context.WithTimeout(s.ctx, time.Second)
-	defer cancel()
-	lags := s.backend.FollowerLag(ctx, shard)
-	if len(lags) == 0 {
+// leaseField gives, for a shard this node leads, how long its read lease
+// still runs (",lease_ms=0" when it holds none).
+func leaseField(st cluster.Status) string {
+	if !strings.EqualFold(st.State, "leader") {
 		return ""
 	}
-	parts := make([]string, len(lags))
-	for i, l := range lags {
-		parts[i] = l.ID + ":" + strconv.FormatInt(l.Entries, 10)
+	return ",lease_ms=" + strconv.FormatInt(st.LeaseRemaining.Milliseconds(), 10)
+}
+
+// followerLagWait bounds how long INFO waits for followers to report
+// their log positions: a follower that is down or cut off must not hold
+// INFO up.
+const followerLagWait = 300 * time.Millisecond
+
+// followersFields lists, for each shard this node leads, each follower's
+// lag in log entries (",followers=n2:0|n3:5"; -1 for one that did not
+// answer in time). Shards and followers are asked at once.
+func (s *Server) followersFields(sts []cluster.Status) []string {
+	ctx, cancel := context.WithTimeout(s.ctx, followerLagWait)
+	defer cancel()
+	out := make([]string, len(sts))
+	var wg sync.WaitGroup
+	for i, st := range sts {
+		if !strings.EqualFold(st.State, "leader") {
+			continue
+		}
+		wg.Go(func() {
+			lags := s.backend.FollowerLag(ctx, st.ID)
+			if len(lags) == 0 {
+				return
+			}
+			parts := make([]string, len(lags))
+			for j, l := range lags {
+				parts[j] = l.ID + ":" + strconv.FormatInt(l.Entries, 10)
+			}
+			out[i] = ",followers=" + strings.Join(parts, "|")
+		})
 	}
-	return ",followers=" + strings.Join(parts, "|")
+	wg.Wait()
+	return out
 }
 
 func (s *Server) infoCPU(b *infoBuilder) {

@@ -83,6 +83,7 @@ type shardInfo struct {
 	appliedIndex uint64
 	commitIndex  uint64
 	snapIndex    uint64
+	leaseMS      uint64 // how long the leader's read lease still runs
 }
 
 // shardInfos asks the node at addr for its view of every shard; ok is
@@ -123,6 +124,8 @@ func shardInfos(addr string) (map[int]shardInfo, bool) {
 				si.commitIndex = n
 			case "snapshot_index":
 				si.snapIndex = n
+			case "lease_ms":
+				si.leaseMS = n
 			}
 		}
 		out[id] = si

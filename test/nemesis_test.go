@@ -1,6 +1,7 @@
 package test
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -10,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/raftcache/raftcache/test/lin"
 )
@@ -110,6 +113,37 @@ var faults = []fault{
 		d := n.hold(2*time.Second, 5*time.Second)
 		n.fc.resume(p)
 		return fmt.Sprintf("SIGSTOP %s%s for %v, SIGCONT", p.id, why, d.Round(time.Millisecond))
+	}},
+	{name: "pause-leader", run: func(n *nemesis) string {
+		// A leader frozen while it may hold a read lease, thawed only once
+		// another node leads its shard and has acknowledged a write: reads
+		// that reached it meanwhile must not be served from its old state.
+		shard := n.rng.IntN(n.fc.shards)
+		p := n.fc.leaderOf(shard, n.fc.procs)
+		n.fc.pause(p)
+		start := time.Now()
+		took := "no new leader within 20s"
+		if n.writeElsewhere(shard, p, 20*time.Second) {
+			took = fmt.Sprintf("another leader took a write after %v", time.Since(start).Round(time.Millisecond))
+		}
+		n.fc.resume(p)
+		return fmt.Sprintf("SIGSTOP %s (leader of shard %d) until %s, SIGCONT", p.id, shard, took)
+	}},
+	{name: "restart-follower", run: func(n *nemesis) string {
+		// A follower that promised its leader not to vote for another
+		// (the leader's lease rests on it) crashes and is back at once.
+		shard := n.rng.IntN(n.fc.shards)
+		leader := n.fc.leaderOf(shard, n.fc.procs)
+		var followers []*proc
+		for _, p := range n.fc.procs {
+			if p != leader {
+				followers = append(followers, p)
+			}
+		}
+		p := followers[n.rng.IntN(len(followers))]
+		n.fc.stop(p, syscall.SIGKILL)
+		n.fc.start(p)
+		return fmt.Sprintf("SIGKILL %s (a follower of shard %d, led by %s), restarted at once", p.id, shard, leader.id)
 	}},
 	{name: "isolate", proxy: true, run: func(n *nemesis) string {
 		p, why := n.victim()
@@ -215,6 +249,37 @@ func (n *nemesis) hold(lo, hi time.Duration) time.Duration {
 }
 
 func (n *nemesis) randomProc() *proc { return n.fc.procs[n.rng.IntN(len(n.fc.procs))] }
+
+// writeElsewhere waits, within timeout, until a node other than old leads
+// shard and acknowledges a write to it (to a key the workload never
+// uses); it reports whether that happened.
+func (n *nemesis) writeElsewhere(shard int, old *proc, timeout time.Duration) bool {
+	var via *proc
+	for _, p := range n.fc.procs {
+		if p != old {
+			via = p
+			break
+		}
+	}
+	c := redis.NewClient(&redis.Options{Addr: via.addr(), MaxRetries: -1, DialTimeout: time.Second,
+		ReadTimeout: 2 * time.Second})
+	defer c.Close()
+	key := n.fc.keyInShard(shard, "nemesis")
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		infos, ok := shardInfos(via.addr())
+		if ok && infos[shard].leader != "" && infos[shard].leader != old.id {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			err := c.Set(ctx, key, "x", 0).Err()
+			cancel()
+			if err == nil {
+				return true
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return false
+}
 
 // victim picks a node: half the time the leader of a random shard.
 func (n *nemesis) victim() (*proc, string) {
