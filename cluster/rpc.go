@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -105,8 +106,7 @@ func (n *Node) serveRPCConn(c net.Conn) {
 		}
 	}()
 	r := bufio.NewReader(c)
-	w := bufio.NewWriter(c)
-	var wmu sync.Mutex
+	w := &frameWriter{w: bufio.NewWriter(c)}
 	var calls sync.WaitGroup
 	defer calls.Wait()
 	sem := make(chan struct{}, maxCallsPerConn)
@@ -123,9 +123,7 @@ func (n *Node) serveRPCConn(c net.Conn) {
 		go func() {
 			defer func() { <-sem; calls.Done() }()
 			resp := append(append(make([]byte, 0, 64), req[:8]...), n.handleRPC(req[8:])...)
-			wmu.Lock()
-			defer wmu.Unlock()
-			if writeFrame(w, resp) != nil || w.Flush() != nil {
+			if w.write(resp) != nil {
 				c.Close()
 			}
 		}()
@@ -221,13 +219,43 @@ type rpcClient struct {
 	closed bool
 }
 
+// frameWriter writes frames from many goroutines and flushes them in
+// groups: a writer flushes only when no other is queued behind it, so a
+// burst of calls (or answers) costs one write system call, not one each.
+type frameWriter struct {
+	queued atomic.Int32
+	mu     sync.Mutex
+	w      *bufio.Writer
+	err    error
+	// conn, when set, gets a write deadline rpcTimeout ahead, moved on
+	// every half of it: a peer that stops reading fails the writes.
+	conn     net.Conn
+	deadline time.Time
+}
+
+func (fw *frameWriter) write(frame []byte) error {
+	fw.queued.Add(1)
+	fw.mu.Lock()
+	defer fw.mu.Unlock()
+	if now := time.Now(); fw.conn != nil && fw.deadline.Sub(now) < rpcTimeout/2 {
+		fw.deadline = now.Add(rpcTimeout)
+		_ = fw.conn.SetWriteDeadline(fw.deadline)
+	}
+	if fw.err == nil {
+		fw.err = writeFrame(fw.w, frame)
+	}
+	if fw.queued.Add(-1) == 0 && fw.err == nil {
+		fw.err = fw.w.Flush()
+	}
+	return fw.err
+}
+
 // muxConn is one multiplexed connection. A reader goroutine delivers
 // responses by id; when the connection breaks, every call still waiting
 // fails.
 type muxConn struct {
-	c   net.Conn
-	wmu sync.Mutex
-	w   *bufio.Writer
+	c net.Conn
+	w *frameWriter
 
 	mu      sync.Mutex
 	nextID  uint64
@@ -260,14 +288,7 @@ func (c *rpcClient) call(ctx context.Context, req []byte) (byte, []byte, error) 
 	frame := make([]byte, 8, 8+len(req))
 	binary.BigEndian.PutUint64(frame, id)
 	frame = append(frame, req...)
-	mc.wmu.Lock()
-	_ = mc.c.SetWriteDeadline(time.Now().Add(rpcTimeout))
-	err = writeFrame(mc.w, frame)
-	if err == nil {
-		err = mc.w.Flush()
-	}
-	mc.wmu.Unlock()
-	if err != nil {
+	if err := mc.w.write(frame); err != nil {
 		mc.fail(fmt.Errorf("rpc to %s: %w", c.addr, err))
 	}
 	timer := time.NewTimer(rpcTimeout)
@@ -306,7 +327,7 @@ func (c *rpcClient) connect(ctx context.Context) (*muxConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	mc := &muxConn{c: nc, w: bufio.NewWriter(nc), pending: make(map[uint64]chan rpcResult)}
+	mc := &muxConn{c: nc, w: &frameWriter{w: bufio.NewWriter(nc), conn: nc}, pending: make(map[uint64]chan rpcResult)}
 	go mc.readLoop()
 	c.conn = mc
 	return mc, nil
