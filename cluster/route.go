@@ -83,6 +83,9 @@ func (n *Node) onLeader(ctx context.Context, shard int, local func(*Shard) error
 	backoff := 10 * time.Millisecond
 	for {
 		var err error
+		// Taken before the attempt: a leader elected while it runs wakes
+		// the retry at once instead of after the backoff.
+		changed := s.leaderChanged()
 		addr, id := s.raft.LeaderWithID()
 		if id == "" || string(id) == n.meta.NodeID {
 			err = local(s)
@@ -102,6 +105,7 @@ func (n *Node) onLeader(ctx context.Context, shard int, local func(*Shard) error
 			return err
 		case <-n.stop:
 			return ErrShutdown
+		case <-changed:
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, 200*time.Millisecond)

@@ -40,6 +40,10 @@ type config struct {
 	fsync string
 	// raftcacheArgs are extra flags for every raftcache node.
 	raftcacheArgs []string
+	// failover (kills) and steady (a duration) select the failover run
+	// instead of the comparison (failover.go).
+	failover int
+	steady   time.Duration
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -74,6 +78,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.quick, "quick", false, "smoke test: few requests, few keys, no report file unless -out is given")
 	fs.StringVar(&c.fsync, "fsync", "always", "always or everysec: Redis's appendfsync for the redis-aof target and raftcache's --fsync, "+
 		"so that writes are compared at the same durability")
+	fs.IntVar(&c.failover, "failover", 0, "instead of the comparison: SIGKILL a shard leader of a loaded 3-node cluster this many times "+
+		"and report the write outages (results/failover.md)")
+	fs.DurationVar(&c.steady, "steady", 0, "instead of the comparison: run a 3-node cluster under load this long first and report its leader changes "+
+		"(with -failover, before the kills)")
 	fs.StringVar(&rcArgs, "raftcache-args", "", "extra flags for every raftcache node, space separated (e.g. \"--log-store bolt\")")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -179,9 +187,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "bench:", err)
 		return 1
 	}
+	failoverRun := cfg.failover > 0 || cfg.steady > 0
 	switch {
 	case cfg.out == "-" || (cfg.out == "" && cfg.quick):
 		cfg.out = ""
+	case cfg.out == "" && failoverRun:
+		cfg.out = filepath.Join(root, "test", "bench", "results", "failover.md")
 	case cfg.out == "":
 		cfg.out = filepath.Join(root, "test", "bench", "results", "latest.md")
 	}
@@ -193,14 +204,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	h := &harness{cfg: cfg, tools: tools, root: root, work: work, log: stderr, fleet: &fleet{}, raised: map[runKey]int{}}
 	defer h.fleet.stopAll()
 
-	rep, err := h.run(ctx)
+	var md string
+	var rep *report
+	if failoverRun {
+		md, err = h.failoverReport(ctx)
+	} else if rep, err = h.run(ctx); err == nil {
+		md = rep.markdown()
+	}
 	h.fleet.stopAll()
 	if err != nil {
 		fmt.Fprintln(stderr, "bench:", err)
 		fmt.Fprintln(stderr, "bench: server logs and data kept in", work)
 		return 1
 	}
-	md := rep.markdown()
 	fmt.Fprint(stdout, md)
 	if cfg.out != "" {
 		if err := os.MkdirAll(filepath.Dir(cfg.out), 0o755); err == nil {
@@ -212,11 +228,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintln(stderr, "bench: report written to", cfg.out)
 	}
-	if cfg.keep || rep.startFailed {
+	if cfg.keep || (rep != nil && rep.startFailed) {
 		fmt.Fprintln(stderr, "bench: server logs and data kept in", work)
 	} else {
 		os.RemoveAll(work)
-		if rep.failures() > 0 {
+		if rep != nil && rep.failures() > 0 {
 			fmt.Fprintln(stderr, "bench: some runs failed; -keep keeps the servers' logs")
 		}
 	}

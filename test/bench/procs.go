@@ -22,6 +22,8 @@ type process struct {
 	name    string
 	cmd     *exec.Cmd
 	logPath string
+	bin     string
+	args    []string
 	done    chan struct{} // closed when the process has exited
 }
 
@@ -60,7 +62,17 @@ type fleet struct {
 
 // start runs bin with args, its output going to logPath.
 func (f *fleet) start(name, logPath, bin string, args ...string) (*process, error) {
-	lf, err := os.Create(logPath)
+	return f.launch(name, logPath, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, bin, args...)
+}
+
+// restart starts an exited process again with the same arguments, its
+// output appended to the same log.
+func (f *fleet) restart(p *process) (*process, error) {
+	return f.launch(p.name, p.logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, p.bin, p.args...)
+}
+
+func (f *fleet) launch(name, logPath string, flags int, bin string, args ...string) (*process, error) {
+	lf, err := os.OpenFile(logPath, flags, 0o644)
 	if err != nil {
 		return nil, err
 	}
@@ -71,7 +83,7 @@ func (f *fleet) start(name, logPath, bin string, args ...string) (*process, erro
 		lf.Close()
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	p := &process{name: name, cmd: cmd, logPath: logPath, done: make(chan struct{})}
+	p := &process{name: name, cmd: cmd, logPath: logPath, bin: bin, args: args, done: make(chan struct{})}
 	go func() {
 		_ = cmd.Wait()
 		lf.Close()

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/raftcache/raftcache/store"
 )
 
 // fakeReport is a run of every target where raftcache reaches given
@@ -159,5 +161,36 @@ func TestMarkdownBusyMachine(t *testing.T) {
 	rep.foreignCPU = 0.35
 	if md := rep.markdown(); !strings.Contains(md, "**Warning: other processes kept the CPUs 35% busy during the benchmarks;") {
 		t.Errorf("35%% foreign CPU: want a warning\n%s", md)
+	}
+}
+
+func TestFailoverMarkdown(t *testing.T) {
+	f := &failoverResult{steady: time.Minute, changes: []string{"shard1: term 2 (leader n2) → 3 (leader n1) at 12s"},
+		kills: []killResult{
+			{shard: 0, node: "n1", outage: 900 * time.Millisecond},
+			{shard: 1, node: "n2", outage: 1200 * time.Millisecond},
+			{shard: 2, node: "n3", outage: 700 * time.Millisecond},
+			{shard: 0, node: "n1", err: "no write acknowledged within 30s"},
+		}, requests: 1234}
+	md := f.markdown()
+	for _, want := range []string{
+		"Steady run of 1m0s: 1 leader changes.",
+		"- shard1: term 2 (leader n2) → 3 (leader n1) at 12s",
+		"| 3 | 900ms | 1.2s | 1.2s | 700ms |",
+		"| 4 | 0 | n1 | failed: no write acknowledged within 30s |",
+		"Requests the load completed meanwhile (in runs that ended cleanly): 1234.",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("failover report lacks %q:\n%s", want, md)
+		}
+	}
+}
+
+func TestKeyOfShardFallsInItsShard(t *testing.T) {
+	for shard := range raftcacheShards {
+		slot := int(store.SlotOf([]byte(keyOfShard(shard))))
+		if slot < shard*store.NumSlots/raftcacheShards || slot >= (shard+1)*store.NumSlots/raftcacheShards {
+			t.Errorf("keyOfShard(%d) is in slot %d", shard, slot)
+		}
 	}
 }
