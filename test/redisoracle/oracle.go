@@ -109,17 +109,22 @@ func Start(t testing.TB, extra ...string) string {
 
 // Conn is a raw RESP connection.
 type Conn struct {
-	c net.Conn
-	r *bufio.Reader
+	c       net.Conn
+	r       *bufio.Reader
+	timeout time.Duration
 }
 
-// Dial connects to addr.
-func Dial(addr string) (*Conn, error) {
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+// Dial connects to addr; each command then has 10 seconds.
+func Dial(addr string) (*Conn, error) { return DialTimeout(addr, 10*time.Second) }
+
+// DialTimeout connects to addr within timeout; each command then has as
+// long.
+func DialTimeout(addr string, timeout time.Duration) (*Conn, error) {
+	c, err := net.DialTimeout("tcp", addr, min(timeout, 5*time.Second))
 	if err != nil {
 		return nil, err
 	}
-	return &Conn{c: c, r: bufio.NewReader(c)}, nil
+	return &Conn{c: c, r: bufio.NewReader(c), timeout: timeout}, nil
 }
 
 // Close closes the connection.
@@ -133,7 +138,7 @@ func (c *Conn) Do(args ...string) ([]byte, error) {
 	for _, a := range args {
 		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
 	}
-	_ = c.c.SetDeadline(time.Now().Add(10 * time.Second))
+	_ = c.c.SetDeadline(time.Now().Add(c.timeout))
 	if _, err := io.WriteString(c.c, b.String()); err != nil {
 		return nil, err
 	}
