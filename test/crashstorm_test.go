@@ -85,12 +85,7 @@ func crashStorm(t *testing.T, fc *faultCluster, rng *rand.Rand, key string, snap
 				deadline := time.Now().Add(60 * time.Second)
 				for {
 					mu.Lock()
-					var live []*proc
-					for _, p := range fc.procs {
-						if p != down {
-							live = append(live, p)
-						}
-					}
+					live := fc.liveExcept(down)
 					mu.Unlock()
 					p := live[r.IntN(len(live))]
 					ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)

@@ -112,6 +112,17 @@ func (fc *faultCluster) watch() {
 	}
 }
 
+// liveExcept returns the nodes other than down (nil: all of them).
+func (fc *faultCluster) liveExcept(down *proc) []*proc {
+	var live []*proc
+	for _, p := range fc.procs {
+		if p != down {
+			live = append(live, p)
+		}
+	}
+	return live
+}
+
 func (fc *faultCluster) start(p *proc) {
 	p.start()
 	fc.mu.Lock()

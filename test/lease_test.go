@@ -28,12 +28,7 @@ func pausedLeaderRead(t *testing.T, fc *faultCluster, rec *lin.Recorder, shard, 
 	t.Helper()
 	key := fc.keyInShard(shard, fmt.Sprintf("lease:%d", attempt))
 	leader := fc.leaderOf(shard, fc.procs)
-	var others []*proc
-	for _, p := range fc.procs {
-		if p != leader {
-			others = append(others, p)
-		}
-	}
+	others := fc.liveExcept(leader)
 	ctx := context.Background()
 	via := redis.NewClient(&redis.Options{Addr: others[0].addr(), MaxRetries: -1, ReadTimeout: 10 * time.Second})
 	defer via.Close()

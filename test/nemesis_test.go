@@ -134,12 +134,7 @@ var faults = []fault{
 		// (the leader's lease rests on it) crashes and is back at once.
 		shard := n.rng.IntN(n.fc.shards)
 		leader := n.fc.leaderOf(shard, n.fc.procs)
-		var followers []*proc
-		for _, p := range n.fc.procs {
-			if p != leader {
-				followers = append(followers, p)
-			}
-		}
+		followers := n.fc.liveExcept(leader)
 		p := followers[n.rng.IntN(len(followers))]
 		n.fc.stop(p, syscall.SIGKILL)
 		n.fc.start(p)

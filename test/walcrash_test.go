@@ -144,12 +144,7 @@ func TestPipelinedCrashStorm(t *testing.T) {
 				default:
 				}
 				mu.Lock()
-				var live []*proc
-				for _, p := range fc.procs {
-					if p != down {
-						live = append(live, p)
-					}
-				}
+				live := fc.liveExcept(down)
 				mu.Unlock()
 				p := live[r.IntN(len(live))]
 				pipe := clients[p].Pipeline()

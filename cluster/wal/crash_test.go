@@ -261,14 +261,7 @@ func TestFullDisk(t *testing.T) {
 		t.Fatalf("after space was freed: %v", err)
 	}
 	m.store(logs)
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	w = mustOpen(t, fs, segSize)
-	defer w.Close()
-	if d := m.diff(w.Shard(0)); d != "" {
-		t.Fatalf("after reopening: %s", d)
-	}
+	reopenAndCheck(t, w, fs, segSize, m)
 }
 
 // TestFullDiskMidWrite fails a write that grows a segment past its
@@ -300,14 +293,7 @@ func TestFullDiskMidWrite(t *testing.T) {
 	if d := m.diff(s); d != "" {
 		t.Fatal(d)
 	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	w = mustOpen(t, fs, segSize)
-	defer w.Close()
-	if d := m.diff(w.Shard(0)); d != "" {
-		t.Fatalf("after reopening: %s", d)
-	}
+	reopenAndCheck(t, w, fs, segSize, m)
 }
 
 // fileBytes returns the content of a file of fs; corrupt changes it.
@@ -412,5 +398,19 @@ func TestTornTailIsCut(t *testing.T) {
 	defer w.Close()
 	if d := m.diff(w.Shard(0)); d != "" {
 		t.Fatalf("after appending and reopening: %s", d)
+	}
+}
+
+// reopenAndCheck closes w, opens its file system again and checks that
+// shard 0 holds m.
+func reopenAndCheck(t *testing.T, w *WAL, fs *memFS, segSize int64, m *model) {
+	t.Helper()
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	w = mustOpen(t, fs, segSize)
+	defer w.Close()
+	if d := m.diff(w.Shard(0)); d != "" {
+		t.Fatalf("after reopening: %s", d)
 	}
 }

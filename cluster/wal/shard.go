@@ -120,58 +120,42 @@ func (s *ShardLog) StoreLogs(logs []*raft.Log) error {
 		}
 		size += entryRecordLen(l)
 	}
-	w := s.w
-	w.mu.Lock()
-	if err := w.usable(); err != nil {
-		w.mu.Unlock()
-		return err
-	}
-	st := w.shards[s.id]
-	if st.plast != 0 && logs[0].Index != st.plast+1 {
-		w.mu.Unlock()
-		return fmt.Errorf("shard %d store logs: entry %d does not follow the last entry %d", s.id, logs[0].Index, st.plast)
-	}
-	b := w.cur
-	b.reserve(size)
-	lo := len(b.recs)
-	for _, l := range logs {
-		off := len(b.buf)
-		b.buf = appendEntry(b.buf, s.id, l)
-		b.recs = append(b.recs, recSpan{off: off, n: uint32(len(b.buf) - off)})
-	}
-	b.ops = append(b.ops, op{kind: kindEntry, shard: s.id, lo: lo, hi: len(b.recs), first: logs[0].Index})
-	if st.plast == 0 {
-		st.pfirst = logs[0].Index
-	}
-	st.plast = logs[len(logs)-1].Index
-	b = w.queued()
-	w.mu.Unlock()
-	return wait(b)
+	return s.w.enqueue(func(w *WAL, b *batch) error {
+		st := w.shards[s.id]
+		if st.plast != 0 && logs[0].Index != st.plast+1 {
+			return fmt.Errorf("shard %d store logs: entry %d does not follow the last entry %d", s.id, logs[0].Index, st.plast)
+		}
+		b.reserve(size)
+		lo := len(b.recs)
+		for _, l := range logs {
+			off := len(b.buf)
+			b.buf = appendEntry(b.buf, s.id, l)
+			b.recs = append(b.recs, recSpan{off: off, n: uint32(len(b.buf) - off)})
+		}
+		b.ops = append(b.ops, op{kind: kindEntry, shard: s.id, lo: lo, hi: len(b.recs), first: logs[0].Index})
+		if st.plast == 0 {
+			st.pfirst = logs[0].Index
+		}
+		st.plast = logs[len(logs)-1].Index
+		return nil
+	})
 }
 
 // DeleteRange deletes entries min to max inclusive: a prefix (after a
 // snapshot) or a suffix (a conflicting tail), or everything.
 func (s *ShardLog) DeleteRange(min, max uint64) error {
-	w := s.w
-	w.mu.Lock()
-	if err := w.usable(); err != nil {
-		w.mu.Unlock()
-		return err
-	}
-	st := w.shards[s.id]
-	first, last, err := deleteRange(st.pfirst, st.plast, min, max)
-	if err != nil {
-		w.mu.Unlock()
-		return fmt.Errorf("shard %d: %w", s.id, err)
-	}
-	st.pfirst, st.plast = first, last
-	b := w.cur
-	b.reserve(deleteRecordLen)
-	b.buf = appendDelete(b.buf, s.id, min, max)
-	b.ops = append(b.ops, op{kind: kindDelete, shard: s.id, min: min, max: max})
-	b = w.queued()
-	w.mu.Unlock()
-	return wait(b)
+	return s.w.enqueue(func(w *WAL, b *batch) error {
+		st := w.shards[s.id]
+		first, last, err := deleteRange(st.pfirst, st.plast, min, max)
+		if err != nil {
+			return fmt.Errorf("shard %d: %w", s.id, err)
+		}
+		st.pfirst, st.plast = first, last
+		b.reserve(deleteRecordLen)
+		b.buf = appendDelete(b.buf, s.id, min, max)
+		b.ops = append(b.ops, op{kind: kindDelete, shard: s.id, min: min, max: max})
+		return nil
+	})
 }
 
 // Set stores a stable value; it is synced before Set returns, whatever
@@ -180,20 +164,13 @@ func (s *ShardLog) Set(key, val []byte) error {
 	if len(key) > 0xffff {
 		return fmt.Errorf("shard %d stable key of %d bytes is too long", s.id, len(key))
 	}
-	w := s.w
-	w.mu.Lock()
-	if err := w.usable(); err != nil {
-		w.mu.Unlock()
-		return err
-	}
-	b := w.cur
-	b.reserve(setHeaderLen + len(key) + len(val))
-	b.buf = appendSet(b.buf, s.id, key, val)
-	b.ops = append(b.ops, op{kind: kindSet, shard: s.id, key: string(key), val: slices.Clone(val)})
-	b.sync = true
-	b = w.queued()
-	w.mu.Unlock()
-	return wait(b)
+	return s.w.enqueue(func(_ *WAL, b *batch) error {
+		b.reserve(setHeaderLen + len(key) + len(val))
+		b.buf = appendSet(b.buf, s.id, key, val)
+		b.ops = append(b.ops, op{kind: kindSet, shard: s.id, key: string(key), val: slices.Clone(val)})
+		b.sync = true
+		return nil
+	})
 }
 
 // Get returns a stable value, or ErrKeyNotFound.

@@ -78,14 +78,26 @@ func (w *WAL) usable() error {
 	return nil
 }
 
-// queued signals the writer and returns the batch to wait on. w.mu must
-// be held.
-func (w *WAL) queued() *batch {
+// enqueue adds records to the batch being collected, under w.mu: add
+// appends them (or refuses, and then nothing is queued). It wakes the
+// writer and waits for the batch's outcome.
+func (w *WAL) enqueue(add func(w *WAL, b *batch) error) error {
+	w.mu.Lock()
+	if err := w.usable(); err != nil {
+		w.mu.Unlock()
+		return err
+	}
+	b := w.cur
+	if err := add(w, b); err != nil {
+		w.mu.Unlock()
+		return err
+	}
 	select {
 	case w.kick <- struct{}{}:
 	default:
 	}
-	return w.cur
+	w.mu.Unlock()
+	return wait(b)
 }
 
 // wait waits for b to be written (and synced, if due) and returns its
