@@ -85,9 +85,9 @@ func (c Config) readLease() time.Duration {
 // Defaults for Config fields left zero.
 const (
 	DefaultShards             = 3
-	DefaultHeartbeatTimeout   = 500 * time.Millisecond
-	DefaultElectionTimeout    = 500 * time.Millisecond
-	DefaultLeaderLeaseTimeout = 500 * time.Millisecond
+	DefaultHeartbeatTimeout   = 400 * time.Millisecond
+	DefaultElectionTimeout    = 400 * time.Millisecond
+	DefaultLeaderLeaseTimeout = 400 * time.Millisecond
 	DefaultApplyTimeout       = 10 * time.Second
 	DefaultSnapshotThreshold  = 16384
 	DefaultSnapshotInterval   = 60 * time.Second

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os/exec"
 	"slices"
 	"strconv"
@@ -51,6 +52,15 @@ func (h *harness) runFailover(ctx context.Context) *failoverResult {
 	defer load.stop()
 
 	if h.cfg.steady > 0 {
+		// Start counting once the start-up elections and leadership
+		// balancing are over: no term has moved for 10 seconds.
+		settled, since := shardTerms(addrs), time.Now()
+		for time.Since(since) < 10*time.Second && ctx.Err() == nil {
+			time.Sleep(time.Second)
+			if now := shardTerms(addrs); !maps.Equal(now, settled) {
+				settled, since = now, time.Now()
+			}
+		}
 		before := shardTerms(addrs)
 		h.logf("steady: %v of load, watching for leader changes", h.cfg.steady)
 		start := time.Now()
