@@ -53,9 +53,10 @@ func (h *harness) runFailover(ctx context.Context) *failoverResult {
 
 	if h.cfg.steady > 0 {
 		// Start counting once the start-up elections and leadership
-		// balancing are over: no term has moved for 10 seconds.
-		settled, since := shardTerms(addrs), time.Now()
-		for time.Since(since) < 10*time.Second && ctx.Err() == nil {
+		// balancing are over: no term has moved for 10 seconds (waiting
+		// 2 minutes at most).
+		settled, since, giveUp := shardTerms(addrs), time.Now(), time.Now().Add(2*time.Minute)
+		for time.Since(since) < 10*time.Second && time.Now().Before(giveUp) && ctx.Err() == nil {
 			time.Sleep(time.Second)
 			if now := shardTerms(addrs); !maps.Equal(now, settled) {
 				settled, since = now, time.Now()
