@@ -40,6 +40,7 @@ type Shard struct {
 	readyTerm atomic.Uint64
 	verify    verifier
 	observer  *raft.Observer
+	stats     shardStats // measurements for metrics (observe.go)
 
 	// proposals feed the group-commit loop; inflight carries its entries,
 	// in log order, to the goroutine that answers them.
@@ -289,7 +290,8 @@ func (s *Shard) watchLeaderChanges(obs <-chan raft.Observation) {
 		select {
 		case <-s.stop:
 			return
-		case <-obs:
+		case o := <-obs:
+			s.countLeaderChange(o)
 			s.leaderMu.Lock()
 			close(s.leaderCh)
 			s.leaderCh = make(chan struct{})
