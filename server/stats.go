@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/raftcache/raftcache/internal/hist"
 	"github.com/raftcache/raftcache/resp"
 )
 
@@ -16,6 +17,10 @@ import (
 // an error.
 type commandStats struct {
 	calls, usec, rejected, failed atomic.Int64
+	// latency is the distribution of the calls' times, while
+	// latency-tracking is on (INFO latencystats, LATENCY HISTOGRAM,
+	// the metrics' histograms).
+	latency hist.Histogram
 }
 
 // record counts one command for INFO's stats and commandstats: name is
@@ -51,6 +56,20 @@ func (s *Server) record(name string, ran bool, r *resp.Reply, took time.Duration
 		if r.IsError() {
 			cs.failed.Add(1)
 		}
+		if s.conf.latencyTracking.Load() {
+			cs.latency.Observe(took)
+		}
+	}
+}
+
+// observeCommand offers a command that ran for took to the slow log and
+// the latency monitor.
+func (s *Server) observeCommand(c *client, cmd *resp.Command, args [][]byte, took time.Duration) {
+	s.maybeLogSlow(c, cmd, args, took)
+	if cmd != nil && cmd.HasFlag(resp.FlagFast) {
+		s.LatencyEvent(EventFastCommand, took)
+	} else {
+		s.LatencyEvent(EventCommand, took)
 	}
 }
 
@@ -62,6 +81,8 @@ func (s *Server) resetStats() {
 	s.stats.errors.Store(0)
 	s.stats.perCommand.Clear()
 	s.stats.perError.Clear()
+	s.stats.netIn.Store(0)
+	s.stats.netOut.Store(0)
 }
 
 func (s *Server) infoCommandStats(b *infoBuilder) {
@@ -89,6 +110,26 @@ func (s *Server) infoCommandStats(b *infoBuilder) {
 			",usec_per_call="+strconv.FormatFloat(per, 'f', 2, 64)+
 			",rejected_calls="+strconv.FormatInt(r.cs.rejected.Load(), 10)+
 			",failed_calls="+strconv.FormatInt(r.cs.failed.Load(), 10))
+	}
+}
+
+// infoLatencyStats writes each command's latency percentiles
+// (latency-tracking-info-percentiles), as Redis 7 does.
+func (s *Server) infoLatencyStats(b *infoBuilder) {
+	percentiles := s.conf.percentiles()
+	var names []string
+	s.stats.perCommand.Range(func(k, _ any) bool {
+		names = append(names, k.(string))
+		return true
+	})
+	sort.Strings(names)
+	for _, name := range names {
+		v, _ := s.stats.perCommand.Load(name)
+		snap := v.(*commandStats).latency.Snapshot()
+		if snap.Count == 0 {
+			continue
+		}
+		b.field("latency_percentiles_usec_"+name, latencyPercentiles(snap, percentiles))
 	}
 }
 
