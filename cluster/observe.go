@@ -23,6 +23,9 @@ type shardStats struct {
 	// leaderChanges counts the leaders this replica has seen elected (an
 	// observation naming a leader).
 	leaderChanges atomic.Uint64
+	// expired counts the expired keys this node, as leader, had removed
+	// through the log.
+	expired atomic.Uint64
 }
 
 // countLeaderChange counts a leader observation that names a leader.
@@ -41,6 +44,9 @@ type ShardMetrics struct {
 	// LeaderChanges counts the leaders this replica has seen elected since
 	// the node started.
 	LeaderChanges uint64
+	// ExpiredKeys counts the expired keys this node removed through the
+	// log while it led the shard, since it started.
+	ExpiredKeys uint64
 	// SnapshotTerm and SnapshotSize describe the newest snapshot on disk;
 	// SnapshotTime is when it was taken here (zero: no snapshot, or a time
 	// the store does not record).
@@ -60,6 +66,7 @@ func (s *Shard) Metrics() ShardMetrics {
 	m := ShardMetrics{
 		Status:        s.Status(),
 		LeaderChanges: s.stats.leaderChanges.Load(),
+		ExpiredKeys:   s.stats.expired.Load(),
 		Apply:         s.stats.apply.Snapshot(),
 	}
 	switch last := s.raft.LastContact(); {

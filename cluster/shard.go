@@ -557,6 +557,8 @@ func (s *Shard) expireLoop() {
 		ctx, cancel := context.WithTimeout(context.Background(), s.applyLimit)
 		if _, err := s.Propose(ctx, [][][]byte{cmd}); err != nil && !errors.Is(err, ErrNotLeader) {
 			s.log.Warn("expiry proposal failed", zap.Error(err))
+		} else if err == nil {
+			s.stats.expired.Add(uint64(len(keys)))
 		}
 		cancel()
 	}

@@ -209,7 +209,11 @@ func (s *Server) infoStats(b *infoBuilder) {
 	b.int("total_net_input_bytes", s.stats.netIn.Load())
 	b.int("total_net_output_bytes", s.stats.netOut.Load())
 	b.int("rejected_connections", s.stats.rejected.Load())
-	b.field("expired_keys", "0")
+	var expired uint64
+	for _, m := range s.backend.ShardMetrics() {
+		expired += m.ExpiredKeys
+	}
+	b.int("expired_keys", int64(expired))
 	b.field("evicted_keys", "0")
 	b.field("evicted_clients", "0")
 	b.field("keyspace_hits", "0")

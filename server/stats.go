@@ -145,3 +145,51 @@ func (s *Server) infoErrorStats(b *infoBuilder) {
 		b.field("errorstat_"+code, "count="+strconv.FormatInt(v.(*atomic.Int64).Load(), 10))
 	}
 }
+
+// CommandStats are one command's counters (INFO commandstats) and its
+// latency distribution.
+type CommandStats struct {
+	Name                    string // full name: "get", "config|get"
+	Calls, Rejected, Failed int64
+	Latency                 *hist.Snapshot
+}
+
+// Stats is a copy of the server's counters, for metrics. Counters start
+// at zero when the server starts and when CONFIG RESETSTAT runs.
+type Stats struct {
+	ConnectedClients    int
+	ConnectionsReceived int64
+	RejectedConnections int64
+	CommandsProcessed   int64
+	NetInputBytes       int64
+	NetOutputBytes      int64
+	// Commands are sorted by name; ErrorReplies counts error replies by
+	// their first word (ERR, WRONGTYPE, MOVED, ...).
+	Commands     []CommandStats
+	ErrorReplies map[string]int64
+}
+
+// Stats copies the server's counters.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	st := Stats{ConnectedClients: len(s.clients)}
+	s.mu.Unlock()
+	st.ConnectionsReceived = s.stats.connections.Load()
+	st.RejectedConnections = s.stats.rejected.Load()
+	st.CommandsProcessed = s.stats.commands.Load()
+	st.NetInputBytes = s.stats.netIn.Load()
+	st.NetOutputBytes = s.stats.netOut.Load()
+	s.stats.perCommand.Range(func(k, v any) bool {
+		cs := v.(*commandStats)
+		st.Commands = append(st.Commands, CommandStats{Name: k.(string), Calls: cs.calls.Load(),
+			Rejected: cs.rejected.Load(), Failed: cs.failed.Load(), Latency: cs.latency.Snapshot()})
+		return true
+	})
+	sort.Slice(st.Commands, func(i, j int) bool { return st.Commands[i].Name < st.Commands[j].Name })
+	st.ErrorReplies = map[string]int64{}
+	s.stats.perError.Range(func(k, v any) bool {
+		st.ErrorReplies[k.(string)] = v.(*atomic.Int64).Load()
+		return true
+	})
+	return st
+}
