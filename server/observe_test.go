@@ -420,4 +420,3 @@ func replyShape(r *bufio.Reader) string {
 	}
 	return string(kind) + body
 }
-
