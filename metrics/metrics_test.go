@@ -2,10 +2,13 @@ package metrics
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -320,5 +323,84 @@ func TestHistogramBucketsAreExact(t *testing.T) {
 	}
 	if m.GetHistogram().GetSampleCount() != 5 {
 		t.Errorf("count %d", m.GetHistogram().GetSampleCount())
+	}
+}
+
+// TestDashboardUsesExportedMetrics checks that every metric the Grafana
+// dashboard queries is one a node exports: raftcache's own (by their
+// descriptions, so those a single node never fills count too), and Go's,
+// the process's and hashicorp/raft's as a node that served writes has them.
+func TestDashboardUsesExportedMetrics(t *testing.T) {
+	data, err := os.ReadFile("../deploy/grafana/raftcache.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Title  string `json:"title"`
+		Panels []struct {
+			Title   string `json:"title"`
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+		Templating struct {
+			List []struct {
+				Definition string `json:"definition"`
+			} `json:"list"`
+		} `json:"templating"`
+	}
+	if err := json.Unmarshal(data, &dash); err != nil {
+		t.Fatal(err)
+	}
+	node, srv, _ := startNode(t, 1)
+	reg, err := Registry(srv, node, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr().String()})
+	defer c.Close()
+	for i := range 5 {
+		c.Set(t.Context(), "k"+strconv.Itoa(i), "v", 0)
+	}
+	known := map[string]bool{}
+	for name := range families(t, reg) {
+		known[name] = true
+	}
+	descs := make(chan *prometheus.Desc, 100)
+	go func() {
+		newCollector(srv, node, "test").Describe(descs)
+		close(descs)
+	}()
+	fqName := regexp.MustCompile(`fqName: "([^"]+)"`)
+	for d := range descs {
+		known[fqName.FindStringSubmatch(d.String())[1]] = true
+	}
+
+	metricName := regexp.MustCompile(`\b(?:raftcache|process|go)_[A-Za-z_]+\b`)
+	used := 0
+	check := func(where, expr string) {
+		for _, name := range metricName.FindAllString(expr, -1) {
+			used++
+			base := name
+			for _, suffix := range []string{"_bucket", "_count", "_sum"} {
+				if known[strings.TrimSuffix(name, suffix)] {
+					base = strings.TrimSuffix(name, suffix)
+				}
+			}
+			if !known[base] {
+				t.Errorf("%s: %s is not a metric raftcache exports", where, name)
+			}
+		}
+	}
+	for _, p := range dash.Panels {
+		for _, target := range p.Targets {
+			check("panel "+p.Title, target.Expr)
+		}
+	}
+	for _, v := range dash.Templating.List {
+		check("variable", v.Definition)
+	}
+	if used < 30 {
+		t.Errorf("the dashboard queries only %d metrics", used)
 	}
 }
