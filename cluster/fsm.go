@@ -23,6 +23,10 @@ type fsm struct {
 	// logBytes counts the bytes of entries applied since the last
 	// snapshot, for snapshots by size (see Shard.snapshotBySize).
 	logBytes atomic.Int64
+	// appendedAt is when the leader appended the newest entry applied
+	// here (Unix nanoseconds by the leader's clock; 0: none since start),
+	// for the replica's lag in seconds.
+	appendedAt atomic.Int64
 }
 
 var _ raft.FSM = (*fsm)(nil)
@@ -37,6 +41,9 @@ func (f *fsm) Apply(l *raft.Log) interface{} {
 		return nil
 	}
 	f.logBytes.Add(int64(len(l.Data)))
+	if !l.AppendedAt.IsZero() {
+		f.appendedAt.Store(l.AppendedAt.UnixNano())
+	}
 	e, err := decodeEntry(l.Data)
 	if err != nil {
 		panic(fmt.Sprintf("shard %d: cannot apply log entry %d: %v", f.shard, l.Index, err))

@@ -34,7 +34,8 @@ type proposalResult struct {
 type inflightEntry struct {
 	future raft.ApplyFuture
 	batch  []*proposal
-	err    error // set when the entry could not be submitted at all
+	err    error     // set when the entry could not be submitted at all
+	start  time.Time // when it was handed to Raft
 }
 
 func proposalSize(p *proposal) int {
@@ -76,7 +77,7 @@ func (s *Shard) proposer() {
 		for _, p := range batch {
 			all = append(all, p.cmds...)
 		}
-		e := inflightEntry{batch: batch}
+		e := inflightEntry{batch: batch, start: time.Now()}
 		if s.raft.State() != raft.Leader {
 			e.err = s.notLeader()
 		} else {
@@ -126,6 +127,7 @@ func (s *Shard) committer() {
 			respond(e.batch, nil, errBadReply)
 			continue
 		}
+		s.stats.apply.Observe(time.Since(e.start))
 		respond(e.batch, replies, nil)
 	}
 }

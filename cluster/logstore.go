@@ -90,6 +90,8 @@ func (n *Node) openLogStore() error {
 		SegmentSize: n.cfg.WALSegmentSize,
 		Sync:        n.cfg.Fsync,
 		Logger:      n.log.Named("wal"),
+		// Every sync is timed for the log-sync latency histogram.
+		SyncObserver: n.stats.observeSync,
 	})
 	if err != nil {
 		if errors.Is(err, wal.ErrCorrupt) {

@@ -64,6 +64,10 @@ type Config struct {
 	// WALSegmentSize is the size of the WAL's segment files (0: the
 	// default, 64 MiB).
 	WALSegmentSize int64
+	// ReadyMaxLag is how many entries this node's replica of a shard may
+	// trail its leader's commit index for the node to count as ready (see
+	// Readiness; 0: DefaultReadyMaxLag).
+	ReadyMaxLag uint64
 	// DisableReadLease makes every read batch confirm leadership with a
 	// heartbeat round instead of trusting the leader's lease (lease.go).
 	DisableReadLease bool
@@ -126,6 +130,9 @@ func (c *Config) setDefaults() {
 	if c.LogStore == "" {
 		c.LogStore = LogStoreWAL
 	}
+	if c.ReadyMaxLag == 0 {
+		c.ReadyMaxLag = DefaultReadyMaxLag
+	}
 }
 
 // Node is one raftcache process's share of the cluster: a replica of every
@@ -150,6 +157,8 @@ type Node struct {
 	metaMu  sync.Mutex
 	learned map[string]string // node ID → client address, learned by RPC
 	removed atomic.Bool
+
+	stats nodeStats // measurements for metrics (observe.go)
 
 	stop chan struct{}
 	wg   sync.WaitGroup

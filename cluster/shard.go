@@ -43,6 +43,7 @@ type Shard struct {
 	// leaseReads counts read batches served under the lease.
 	leaseReads atomic.Uint64
 	observer   *raft.Observer
+	stats      shardStats // measurements for metrics (observe.go)
 
 	// proposals feed the group-commit loop; inflight carries its entries,
 	// in log order, to the goroutine that answers them.
@@ -301,7 +302,8 @@ func (s *Shard) watchLeaderChanges(obs <-chan raft.Observation) {
 		select {
 		case <-s.stop:
 			return
-		case <-obs:
+		case o := <-obs:
+			s.countLeaderChange(o)
 			s.leaderMu.Lock()
 			close(s.leaderCh)
 			s.leaderCh = make(chan struct{})
@@ -465,6 +467,8 @@ func (s *Shard) expireLoop() {
 		ctx, cancel := context.WithTimeout(context.Background(), s.applyLimit)
 		if _, err := s.Propose(ctx, [][][]byte{cmd}); err != nil && !errors.Is(err, ErrNotLeader) {
 			s.log.Warn("expiry proposal failed", zap.Error(err))
+		} else if err == nil {
+			s.stats.expired.Add(uint64(len(keys)))
 		}
 		cancel()
 	}

@@ -102,6 +102,13 @@ func ErrUnknownSubcommand(container, sub []byte) *Error {
 		"'. Try " + strings.ToUpper(string(container)) + " HELP.")
 }
 
+// ErrSubcommandSyntax returns Redis's error for a known subcommand given
+// arguments it does not take (addReplySubcommandSyntaxError).
+func ErrSubcommandSyntax(container, sub []byte) *Error {
+	return NewError("ERR unknown subcommand or wrong number of arguments for '" +
+		sanitizeString(string(cString(sub, 128))) + "'. Try " + strings.ToUpper(string(container)) + " HELP.")
+}
+
 // ErrWrongSubArgs returns Redis's arity error for a subcommand.
 func ErrWrongSubArgs(container, sub string) *Error {
 	return NewError("ERR wrong number of arguments for '" + strings.ToLower(container) + "|" +

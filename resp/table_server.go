@@ -123,9 +123,34 @@ var serverCommands = []*Command{
 		Name: "latency", Arity: -2,
 		Since: "2.8.13", Summary: "Groups the latency monitoring commands.",
 		Subcommands: map[string]*Command{
+			"doctor": {
+				Arity: 2, Flags: FlagAdmin | FlagNoScript | FlagLoading | FlagStale,
+				Tips:  []string{"nondeterministic_output", "request_policy:all_nodes", "response_policy:special"},
+				Since: "2.8.13", Summary: "Explains the latency spikes the monitor recorded, with advice.",
+			},
 			"help": {
 				Arity: 2, Flags: FlagLoading | FlagStale,
 				Since: "2.8.13", Summary: "Lists the LATENCY subcommands.",
+			},
+			"histogram": {
+				Arity: -2, Flags: FlagAdmin | FlagNoScript | FlagLoading | FlagStale,
+				Tips:  []string{"nondeterministic_output", "request_policy:all_nodes", "response_policy:special"},
+				Since: "7.0.0", Summary: "Answers each command's calls and cumulative latency distribution.",
+			},
+			"history": {
+				Arity: 3, Flags: FlagAdmin | FlagNoScript | FlagLoading | FlagStale,
+				Tips:  []string{"nondeterministic_output", "request_policy:all_nodes", "response_policy:special"},
+				Since: "2.8.13", Summary: "Answers the recorded spikes of one event class, oldest first.",
+			},
+			"latest": {
+				Arity: 2, Flags: FlagAdmin | FlagNoScript | FlagLoading | FlagStale,
+				Tips:  []string{"nondeterministic_output", "request_policy:all_nodes", "response_policy:special"},
+				Since: "2.8.13", Summary: "Answers the newest and worst spike of every event class.",
+			},
+			"reset": {
+				Arity: -2, Flags: FlagAdmin | FlagNoScript | FlagLoading | FlagStale,
+				Tips:  []string{"request_policy:all_nodes", "response_policy:agg_sum"},
+				Since: "2.8.13", Summary: "Forgets the spikes of some or all event classes.",
 			},
 		},
 	},

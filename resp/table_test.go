@@ -36,7 +36,7 @@ var servedSubcommands = map[string][]string{
 	"command": strings.Fields("count info docs list getkeys getkeysandflags help"),
 	"memory":  strings.Fields("usage help"),
 	"slowlog": strings.Fields("get len reset help"),
-	"latency": strings.Fields("help"),
+	"latency": strings.Fields("latest history reset doctor histogram help"),
 	"client":  strings.Fields("id setname getname list info kill setinfo reply no-evict no-touch help pause unpause"),
 	"cluster": strings.Fields("info nodes slots shards myid myshardid keyslot countkeysinslot getkeysinslot meet forget help reset links"),
 }

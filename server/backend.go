@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/raftcache/raftcache/cluster"
+	"github.com/raftcache/raftcache/internal/hist"
 	"github.com/raftcache/raftcache/resp"
 )
 
@@ -63,6 +64,15 @@ type Backend interface {
 	// (CLUSTER FORGET). Both return once every shard has changed.
 	Meet(ctx context.Context, clusterAddr string) (cluster.Member, error)
 	Forget(ctx context.Context, id string) error
+
+	// Readiness reports whether every shard has a leader and this node's
+	// replicas are within a small lag of them (cluster.Node.Readiness); it
+	// may ask the leaders, within ctx.
+	Readiness(ctx context.Context) cluster.Readiness
+	// ShardMetrics describes this node's replica of every shard, by ID.
+	ShardMetrics() []cluster.ShardMetrics
+	// LogSyncLatency is the distribution of the node log's sync times.
+	LogSyncLatency() *hist.Snapshot
 }
 
 // NodeBackend adapts a *cluster.Node to Backend.
@@ -124,6 +134,19 @@ func (b NodeBackend) Meet(ctx context.Context, clusterAddr string) (cluster.Memb
 func (b NodeBackend) Forget(ctx context.Context, id string) error { return b.Node.Forget(ctx, id) }
 
 func (b NodeBackend) LogInfo() cluster.LogInfo { return b.Node.LogInfo() }
+
+func (b NodeBackend) Readiness(ctx context.Context) cluster.Readiness { return b.Node.Readiness(ctx) }
+
+func (b NodeBackend) LogSyncLatency() *hist.Snapshot { return b.Node.LogSyncLatency() }
+
+func (b NodeBackend) ShardMetrics() []cluster.ShardMetrics {
+	shards := b.Node.Shards()
+	out := make([]cluster.ShardMetrics, len(shards))
+	for i, s := range shards {
+		out[i] = s.Metrics()
+	}
+	return out
+}
 
 func (b NodeBackend) Status() []cluster.Status {
 	shards := b.Node.Shards()

@@ -233,6 +233,11 @@ func (s *Server) clusterInfo() resp.Reply {
 	b.int("cluster_stats_messages_received", 0)
 	b.int("total_cluster_links_buffer_limit_exceeded", 0)
 	b.int("raftcache_shards", int64(len(sts)))
+	r := s.readiness()
+	b.field("raftcache_ready", boolDigit(r.Ready))
+	if !r.Ready {
+		b.field("raftcache_ready_reason", r.Reason)
+	}
 	return resp.Verbatim(b.String())
 }
 

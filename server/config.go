@@ -1,13 +1,19 @@
 package server
 
 import (
+	"fmt"
+	"math"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
 
 	"github.com/tidwall/redcon"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
+	"github.com/raftcache/raftcache/config"
 	"github.com/raftcache/raftcache/resp"
 )
 
@@ -27,17 +33,62 @@ type configParam struct {
 	aliases []string
 	get     func(s *Server) string
 	set     func(s *Server, v string) (apply func(), reason string)
+	// flag marks a parameter that is also a command-line flag and an
+	// option of the config file of the same name: CONFIG REWRITE writes
+	// it back. def is its default; multi says its value is a list.
+	flag  bool
+	def   string
+	multi bool
+	// unset, if set, says the server has no value to write back.
+	unset func(s *Server) bool
 }
 
 // runtimeConfig holds the values CONFIG SET may change.
 type runtimeConfig struct {
 	hashMaxListpackEntries atomic.Int64
 	hashMaxListpackValue   atomic.Int64
+
+	slowlogSlowerThan       atomic.Int64 // microseconds; negative: off
+	slowlogMaxLen           atomic.Int64
+	latencyMonitorThreshold atomic.Int64 // milliseconds; 0: off
+	latencyTracking         atomic.Bool
+	latencyPercentiles      atomic.Pointer[[]float64]
 }
 
 func (s *Server) initConfig() {
 	s.conf.hashMaxListpackEntries.Store(512)
 	s.conf.hashMaxListpackValue.Store(64)
+	s.conf.slowlogSlowerThan.Store(DefaultSlowlogSlowerThan.Microseconds())
+	s.conf.slowlogMaxLen.Store(DefaultSlowlogMaxLen)
+	s.conf.latencyTracking.Store(true)
+	s.conf.latencyPercentiles.Store(&[]float64{50, 99, 99.9})
+}
+
+// percentiles returns latency-tracking-info-percentiles.
+func (c *runtimeConfig) percentiles() []float64 { return *c.latencyPercentiles.Load() }
+
+// Param is a runtime parameter's value, as CONFIG SET takes it.
+type Param struct{ Name, Value string }
+
+// setParams applies params at start as CONFIG SET would, every one
+// checked before any is applied.
+func (s *Server) setParams(params []Param) error {
+	applies := make([]func(), 0, len(params))
+	for _, p := range params {
+		cp := lookupParam(p.Name)
+		if cp == nil || cp.set == nil {
+			return fmt.Errorf("%s cannot be set at run time", p.Name)
+		}
+		apply, reason := cp.set(s, p.Value)
+		if reason != "" {
+			return fmt.Errorf("%s %q: %s", p.Name, p.Value, reason)
+		}
+		applies = append(applies, apply)
+	}
+	for _, apply := range applies {
+		apply()
+	}
+	return nil
 }
 
 func constant(v string) func(*Server) string { return func(*Server) string { return v } }
@@ -105,9 +156,39 @@ func intParam(lo, hi int64, target func(s *Server) *atomic.Int64) (func(*Server)
 
 var configParams []*configParam
 
+// logLevels are the values of log-level.
+var logLevels = []string{"debug", "info", "warn", "error"}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+// setPercentiles checks latency-tracking-info-percentiles: numbers from 0
+// to 100 separated by spaces (none is allowed).
+func setPercentiles(s *Server, v string) (func(), string) {
+	var ps []float64
+	for _, f := range strings.Fields(v) {
+		p, err := strconv.ParseFloat(f, 64)
+		if err != nil || math.IsNaN(p) {
+			return nil, "Invalid latency-tracking-info-percentiles parameters"
+		}
+		if p < 0 || p > 100 {
+			return nil, "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]"
+		}
+		ps = append(ps, p)
+	}
+	return func() { s.conf.latencyPercentiles.Store(&ps) }, ""
+}
+
 func init() {
 	entriesGet, entriesSet := intParam(0, 1<<63-1, func(s *Server) *atomic.Int64 { return &s.conf.hashMaxListpackEntries })
 	valueGet, valueSet := intParam(0, 1<<63-1, func(s *Server) *atomic.Int64 { return &s.conf.hashMaxListpackValue })
+	slowerGet, slowerSet := intParam(-1, 1<<63-1, func(s *Server) *atomic.Int64 { return &s.conf.slowlogSlowerThan })
+	maxLenGet, maxLenSet := intParam(0, 1<<63-1, func(s *Server) *atomic.Int64 { return &s.conf.slowlogMaxLen })
+	thresholdGet, thresholdSet := intParam(0, 1<<63-1, func(s *Server) *atomic.Int64 { return &s.conf.latencyMonitorThreshold })
 	configParams = []*configParam{
 		{name: "save", get: constant(""),
 			set: only("", "raftcache persists through Raft snapshots; save can only be empty", nil)},
@@ -121,8 +202,38 @@ func init() {
 			set: only("noeviction", "raftcache does not evict; maxmemory-policy can only be noeviction",
 				checkEnum(evictionPolicies))},
 		{name: "cluster-enabled", get: constant("yes")},
-		{name: "latency-tracking", get: constant("no"),
-			set: only("no", "raftcache keeps no latency histograms; latency-tracking can only be no", checkYesNo)},
+		{name: "latency-tracking", get: func(s *Server) string { return yesNo(s.conf.latencyTracking.Load()) },
+			set: func(s *Server, v string) (func(), string) {
+				if reason := checkYesNo(v); reason != "" {
+					return nil, reason
+				}
+				on := strings.EqualFold(v, "yes")
+				return func() { s.conf.latencyTracking.Store(on) }, ""
+			}, flag: true, def: "yes"},
+		{name: "latency-tracking-info-percentiles", get: func(s *Server) string {
+			ps := s.conf.percentiles()
+			out := make([]string, len(ps))
+			for i, p := range ps {
+				out[i] = strconv.FormatFloat(p, 'f', -1, 64)
+			}
+			return strings.Join(out, " ")
+		}, set: setPercentiles, flag: true, def: "50 99 99.9", multi: true},
+		{name: "slowlog-log-slower-than", get: slowerGet, set: slowerSet, flag: true,
+			def: strconv.FormatInt(DefaultSlowlogSlowerThan.Microseconds(), 10)},
+		{name: "slowlog-max-len", get: maxLenGet, set: maxLenSet, flag: true, def: strconv.Itoa(DefaultSlowlogMaxLen)},
+		{name: "latency-monitor-threshold", get: thresholdGet, set: thresholdSet, flag: true, def: "0"},
+		{name: "log-level", get: func(s *Server) string {
+			if s.cfg.LogLevel == nil {
+				return ""
+			}
+			return s.cfg.LogLevel.Level().String()
+		}, set: func(s *Server, v string) (func(), string) {
+			lvl, err := zapcore.ParseLevel(strings.ToLower(v))
+			if err != nil || s.cfg.LogLevel == nil || !slices.Contains(logLevels, lvl.String()) {
+				return nil, "argument(s) must be one of the following: " + strings.Join(logLevels, ", ")
+			}
+			return func() { s.cfg.LogLevel.SetLevel(lvl) }, ""
+		}, flag: true, def: "info", unset: func(s *Server) bool { return s.cfg.LogLevel == nil }},
 		{name: "dir", get: func(s *Server) string { return s.cfg.DataDir }},
 		{name: "port", get: func(s *Server) string { return s.listenPort() }},
 		{name: "bind", get: func(s *Server) string { return s.listenHost() }},
@@ -180,7 +291,7 @@ func cmdConfig(s *Server, _ redcon.Conn, _ *client, _, sub *resp.Command, a [][]
 		s.resetStats()
 		return resp.OK
 	case "rewrite":
-		return resp.NewError("ERR The server is running without a config file").Reply()
+		return s.configRewrite()
 	case "help":
 		return helpReply(configHelp)
 	}
@@ -260,6 +371,26 @@ func (s *Server) configSet(args [][]byte) resp.Reply {
 func configSetFailed(name []byte, reason string) resp.Reply {
 	return resp.NewError("ERR CONFIG SET failed (possibly related to argument '" + sanitizeArg(name) +
 		"') - " + reason).Reply()
+}
+
+// configRewrite writes the parameters that are also config file options
+// back into the file the node was started with (CONFIG REWRITE).
+func (s *Server) configRewrite() resp.Reply {
+	if s.cfg.ConfigFile == "" {
+		return resp.NewError("ERR The server is running without a config file").Reply()
+	}
+	var settings []config.Setting
+	for _, p := range configParams {
+		if p.flag && p.set != nil && (p.unset == nil || !p.unset(s)) {
+			settings = append(settings, config.Setting{Name: p.name, Value: p.get(s), Default: p.def, Multi: p.multi})
+		}
+	}
+	if err := config.Rewrite(s.cfg.ConfigFile, settings); err != nil {
+		s.log.Warn("CONFIG REWRITE failed", zap.String("file", s.cfg.ConfigFile), zap.Error(err))
+		return resp.NewError("ERR Rewriting config file: " + err.Error()).Reply()
+	}
+	s.log.Info("configuration file rewritten", zap.String("file", s.cfg.ConfigFile))
+	return resp.OK
 }
 
 // parseMemory parses a memory value as Redis's memtoull does: digits with

@@ -11,12 +11,6 @@ import (
 // them without locks. requirepass is never revealed (configParams).
 func limitParams() []*configParam {
 	seconds := func(d time.Duration) string { return strconv.FormatInt(int64(max(d, 0)/time.Second), 10) }
-	yesNo := func(b bool) string {
-		if b {
-			return "yes"
-		}
-		return "no"
-	}
 	return []*configParam{
 		{name: "timeout", get: func(s *Server) string { return seconds(s.limits.IdleTimeout) }},
 		{name: "maxclients", get: func(s *Server) string { return strconv.Itoa(s.limits.MaxClients) }},

@@ -47,6 +47,10 @@ type client struct {
 	// queued. They feed INFO commandstats.
 	cur string
 	ran bool
+	// curCmd is the command (or subcommand) being served, nil while it
+	// is unknown: its flags choose the latency event, its name what the
+	// slow log redacts.
+	curCmd *resp.Command
 	// inExec is set while EXEC runs the transaction's server commands.
 	inExec bool
 	// wrote lists the shards this connection has written to, which WAIT

@@ -32,7 +32,7 @@ func (s *Server) dispatch(conn redcon.Conn, c *client, args [][]byte) resp.Reply
 	if cmd == nil {
 		return resp.ErrUnknownCommand(args).Reply()
 	}
-	c.cur = cmd.Name
+	c.cur, c.curCmd = cmd.Name, cmd
 	if !cmd.CheckArity(len(args)) {
 		return resp.ErrWrongArgs(cmd.Name).Reply()
 	}
@@ -42,7 +42,7 @@ func (s *Server) dispatch(conn redcon.Conn, c *client, args [][]byte) resp.Reply
 		if sub == nil {
 			return resp.ErrUnknownSubcommand(args[0], args[1]).Reply()
 		}
-		c.cur = sub.FullName
+		c.cur, c.curCmd = sub.FullName, sub
 		if !sub.CheckArity(len(args)) {
 			return resp.ErrWrongArgs(sub.FullName).Reply()
 		}

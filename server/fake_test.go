@@ -2,11 +2,13 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
 	"github.com/raftcache/raftcache/cluster"
 	"github.com/raftcache/raftcache/cluster/wal"
+	"github.com/raftcache/raftcache/internal/hist"
 	"github.com/raftcache/raftcache/resp"
 	"github.com/raftcache/raftcache/store"
 )
@@ -41,6 +43,9 @@ type fakeBackend struct {
 	// and Read return instead of running anything.
 	localReads int
 	fail       error
+	// lag is how many entries every follower replica trails its leader
+	// (Readiness).
+	lag int64
 }
 
 // setCluster makes the fake one node ("fake") of a cluster of members
@@ -215,4 +220,48 @@ func (b *fakeBackend) Forget(_ context.Context, id string) error {
 	defer b.mu.Unlock()
 	b.forgot = append(b.forgot, id)
 	return nil
+}
+
+// Readiness is ready while every shard has a leader; lag, when set,
+// makes every follower replica that many entries behind.
+func (b *fakeBackend) Readiness(context.Context) cluster.Readiness {
+	r := cluster.Readiness{Ready: true}
+	b.mu.Lock()
+	lag := b.lag
+	b.mu.Unlock()
+	for _, st := range b.Status() {
+		l := cluster.ReplicaLag{Shard: st.ID, Leader: st.LeaderID}
+		switch {
+		case st.LeaderID == "":
+			l.Entries, l.Seconds = -1, -1
+			l.Err = fmt.Errorf("shard %d has no leader", st.ID)
+		case st.LeaderID != "fake":
+			l.Entries, l.Seconds = lag, float64(lag)/1000
+		}
+		r.Shards = append(r.Shards, l)
+		reason := ""
+		if l.Err != nil {
+			reason = l.Err.Error()
+		} else if l.Entries > cluster.DefaultReadyMaxLag {
+			reason = fmt.Sprintf("shard %d: this replica is %d entries behind its leader %s", st.ID, l.Entries, l.Leader)
+		}
+		if reason != "" && r.Ready {
+			r.Ready, r.Reason = false, reason
+		}
+	}
+	return r
+}
+
+func (b *fakeBackend) ShardMetrics() []cluster.ShardMetrics {
+	var out []cluster.ShardMetrics
+	for _, st := range b.Status() {
+		out = append(out, cluster.ShardMetrics{Status: st, Apply: new(hist.Histogram).Snapshot(), LeaderChanges: 1})
+	}
+	return out
+}
+
+func (b *fakeBackend) LogSyncLatency() *hist.Snapshot {
+	var h hist.Histogram
+	h.Observe(2 * time.Millisecond)
+	return h.Snapshot()
 }

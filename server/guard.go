@@ -238,6 +238,7 @@ func (g *guardConn) readSocket() (int, error) {
 		}
 	}
 	n, err := g.Conn.Read(g.in)
+	g.s.stats.netIn.Add(int64(n))
 	if err != nil && g.lim.IdleTimeout > 0 && errors.Is(err, os.ErrDeadlineExceeded) {
 		g.s.log.Debug("closing idle client", g.logFields(zap.Duration("timeout", g.lim.IdleTimeout))...)
 		err = errIdleTimeout
@@ -303,6 +304,7 @@ func (g *guardConn) Write(b []byte) (int, error) {
 		}
 		n, err := g.Conn.Write(b[written:])
 		written += n
+		g.s.stats.netOut.Add(int64(n))
 		if err == nil {
 			g.pendingOut = 0
 			return written, nil

@@ -20,9 +20,9 @@ type infoSection struct {
 	write       func(s *Server, b *infoBuilder)
 }
 
-// infoSections are INFO's sections in Redis 7.2's order. Modules is
-// always empty; Latencystats is empty because raftcache keeps no latency
-// histograms (CONFIG GET latency-tracking answers no).
+// infoSections are INFO's sections in Redis 7.2's order, then raftcache's
+// own (Raft), which only "all", "everything" or its name shows. Modules is
+// always empty.
 var infoSections = []infoSection{
 	{"server", "Server", true, (*Server).infoServer},
 	{"clients", "Clients", true, (*Server).infoClients},
@@ -34,9 +34,10 @@ var infoSections = []infoSection{
 	{"modules", "Modules", true, func(*Server, *infoBuilder) {}},
 	{"commandstats", "Commandstats", false, (*Server).infoCommandStats},
 	{"errorstats", "Errorstats", true, (*Server).infoErrorStats},
-	{"latencystats", "Latencystats", false, func(*Server, *infoBuilder) {}},
+	{"latencystats", "Latencystats", false, (*Server).infoLatencyStats},
 	{"cluster", "Cluster", true, (*Server).infoCluster},
 	{"keyspace", "Keyspace", true, (*Server).infoKeyspace},
+	{"raft", "Raft", false, (*Server).infoRaft},
 }
 
 type infoBuilder struct{ strings.Builder }
@@ -109,7 +110,7 @@ func (s *Server) infoServer(b *infoBuilder) {
 	b.field("hz", "10")
 	b.field("configured_hz", "10")
 	b.field("executable", exe)
-	b.field("config_file", "")
+	b.field("config_file", s.cfg.ConfigFile)
 	b.field("io_threads_active", "0")
 	b.field("listener0", "name=tcp,bind="+s.listenHost()+",port="+port)
 	b.field("node_id", s.backend.NodeID())
@@ -206,8 +207,14 @@ func (s *Server) infoStats(b *infoBuilder) {
 	b.int("total_connections_received", s.stats.connections.Load())
 	b.int("total_commands_processed", s.stats.commands.Load())
 	b.field("instantaneous_ops_per_sec", "0")
+	b.int("total_net_input_bytes", s.stats.netIn.Load())
+	b.int("total_net_output_bytes", s.stats.netOut.Load())
 	b.int("rejected_connections", s.stats.rejected.Load())
-	b.field("expired_keys", "0")
+	var expired uint64
+	for _, m := range s.backend.ShardMetrics() {
+		expired += m.ExpiredKeys
+	}
+	b.int("expired_keys", int64(expired))
 	b.field("evicted_keys", "0")
 	b.field("evicted_clients", "0")
 	b.field("keyspace_hits", "0")

@@ -37,7 +37,7 @@ func TestInfoSections(t *testing.T) {
 	}
 	for _, arg := range []string{"everything", "all"} {
 		all, err := c.Info(ctx, arg).Result()
-		if err != nil || len(titles(all)) != 13 {
+		if err != nil || len(titles(all)) != 14 {
 			t.Fatalf("INFO %s sections = %v, %v", arg, titles(all), err)
 		}
 	}

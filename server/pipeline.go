@@ -189,6 +189,7 @@ func (s *Server) serveRun(conn redcon.Conn, c *client, run []pipelined) {
 		s.stats.commands.Add(1)
 		r := shapeReply(c.proto, run[i].cmd, run[i].args, run[i].reply)
 		s.record(run[i].cmd.Name, true, &r, took)
+		s.observeCommand(c, run[i].cmd, run[i].args, took)
 		s.write(conn, c, &r)
 	}
 	c.lastCmd.Store(run[len(run)-1].cmd.Name)

@@ -36,6 +36,15 @@ type Config struct {
 	// password is set and the server listens on every interface, as
 	// Redis's protected-mode (cmd/raftcache turns it on by default).
 	ProtectedMode bool
+
+	// Params are runtime parameters (slowlog-log-slower-than, ...) set at
+	// start as CONFIG SET would set them; Listen refuses bad ones.
+	Params []Param
+	// LogLevel, if set, is the level CONFIG SET log-level changes.
+	LogLevel *zap.AtomicLevel
+	// ConfigFile is the configuration file the node was started with
+	// (INFO's config_file; CONFIG REWRITE writes to it); empty: none.
+	ConfigFile string
 }
 
 // RedisVersion is the Redis version raftcache is compatible with and
@@ -69,6 +78,9 @@ type Server struct {
 	pause pauseState
 	conf  runtimeConfig
 
+	slowlog slowlog
+	latency latencyMonitor
+
 	// limits are cfg.Limits with the defaults filled in; auth holds the
 	// password's digest (see auth.go).
 	limits Limits
@@ -81,6 +93,8 @@ type stats struct {
 	rejected    atomic.Int64
 	errors      atomic.Int64 // error replies sent
 	saves       atomic.Int64 // SAVE and BGSAVE done
+	netIn       atomic.Int64 // bytes read from clients
+	netOut      atomic.Int64 // bytes written to clients
 	perCommand  sync.Map     // full command name → *commandStats
 	perError    sync.Map     // error code → *atomic.Int64
 }
@@ -110,6 +124,9 @@ func New(cfg Config, backend Backend, log *zap.Logger) *Server {
 // guard (guard.go), which admits them and frames what they send.
 func (s *Server) Listen() error {
 	if err := s.limits.Validate(); err != nil {
+		return err
+	}
+	if err := s.setParams(s.cfg.Params); err != nil {
 		return err
 	}
 	lc := net.ListenConfig{KeepAlive: -1}
@@ -227,9 +244,13 @@ func (s *Server) serveOne(conn redcon.Conn, c *client, cmd redcon.Command) {
 	}
 	s.stats.commands.Add(1)
 	start := time.Now()
-	c.cur, c.ran = "", false
+	c.cur, c.ran, c.curCmd = "", false, nil
 	r := s.dispatch(conn, c, cmd.Args)
-	s.record(c.cur, c.ran, &r, time.Since(start))
+	took := time.Since(start)
+	s.record(c.cur, c.ran, &r, took)
+	if c.ran {
+		s.observeCommand(c, c.curCmd, cmd.Args, took)
+	}
 	if c.multi != nil && r.IsError() && len(cmd.Args) > 0 && !runsInMulti(cmd.Args[0]) {
 		// A command refused while a transaction is open (unknown, wrong
 		// arity, not allowed, CROSSSLOT, NOAUTH, ...) dooms the

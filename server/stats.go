@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/raftcache/raftcache/internal/hist"
 	"github.com/raftcache/raftcache/resp"
 )
 
@@ -16,6 +17,10 @@ import (
 // an error.
 type commandStats struct {
 	calls, usec, rejected, failed atomic.Int64
+	// latency is the distribution of the calls' times, while
+	// latency-tracking is on (INFO latencystats, LATENCY HISTOGRAM,
+	// the metrics' histograms).
+	latency hist.Histogram
 }
 
 // record counts one command for INFO's stats and commandstats: name is
@@ -51,6 +56,20 @@ func (s *Server) record(name string, ran bool, r *resp.Reply, took time.Duration
 		if r.IsError() {
 			cs.failed.Add(1)
 		}
+		if s.conf.latencyTracking.Load() {
+			cs.latency.Observe(took)
+		}
+	}
+}
+
+// observeCommand offers a command that ran for took to the slow log and
+// the latency monitor.
+func (s *Server) observeCommand(c *client, cmd *resp.Command, args [][]byte, took time.Duration) {
+	s.maybeLogSlow(c, cmd, args, took)
+	if cmd != nil && cmd.HasFlag(resp.FlagFast) {
+		s.LatencyEvent(EventFastCommand, took)
+	} else {
+		s.LatencyEvent(EventCommand, took)
 	}
 }
 
@@ -62,6 +81,8 @@ func (s *Server) resetStats() {
 	s.stats.errors.Store(0)
 	s.stats.perCommand.Clear()
 	s.stats.perError.Clear()
+	s.stats.netIn.Store(0)
+	s.stats.netOut.Store(0)
 }
 
 func (s *Server) infoCommandStats(b *infoBuilder) {
@@ -92,6 +113,26 @@ func (s *Server) infoCommandStats(b *infoBuilder) {
 	}
 }
 
+// infoLatencyStats writes each command's latency percentiles
+// (latency-tracking-info-percentiles), as Redis 7 does.
+func (s *Server) infoLatencyStats(b *infoBuilder) {
+	percentiles := s.conf.percentiles()
+	var names []string
+	s.stats.perCommand.Range(func(k, _ any) bool {
+		names = append(names, k.(string))
+		return true
+	})
+	sort.Strings(names)
+	for _, name := range names {
+		v, _ := s.stats.perCommand.Load(name)
+		snap := v.(*commandStats).latency.Snapshot()
+		if snap.Count == 0 {
+			continue
+		}
+		b.field("latency_percentiles_usec_"+name, latencyPercentiles(snap, percentiles))
+	}
+}
+
 func (s *Server) infoErrorStats(b *infoBuilder) {
 	var codes []string
 	s.stats.perError.Range(func(k, _ any) bool {
@@ -103,4 +144,52 @@ func (s *Server) infoErrorStats(b *infoBuilder) {
 		v, _ := s.stats.perError.Load(code)
 		b.field("errorstat_"+code, "count="+strconv.FormatInt(v.(*atomic.Int64).Load(), 10))
 	}
+}
+
+// CommandStats are one command's counters (INFO commandstats) and its
+// latency distribution.
+type CommandStats struct {
+	Name                    string // full name: "get", "config|get"
+	Calls, Rejected, Failed int64
+	Latency                 *hist.Snapshot
+}
+
+// Stats is a copy of the server's counters, for metrics. Counters start
+// at zero when the server starts and when CONFIG RESETSTAT runs.
+type Stats struct {
+	ConnectedClients    int
+	ConnectionsReceived int64
+	RejectedConnections int64
+	CommandsProcessed   int64
+	NetInputBytes       int64
+	NetOutputBytes      int64
+	// Commands are sorted by name; ErrorReplies counts error replies by
+	// their first word (ERR, WRONGTYPE, MOVED, ...).
+	Commands     []CommandStats
+	ErrorReplies map[string]int64
+}
+
+// Stats copies the server's counters.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	st := Stats{ConnectedClients: len(s.clients)}
+	s.mu.Unlock()
+	st.ConnectionsReceived = s.stats.connections.Load()
+	st.RejectedConnections = s.stats.rejected.Load()
+	st.CommandsProcessed = s.stats.commands.Load()
+	st.NetInputBytes = s.stats.netIn.Load()
+	st.NetOutputBytes = s.stats.netOut.Load()
+	s.stats.perCommand.Range(func(k, v any) bool {
+		cs := v.(*commandStats)
+		st.Commands = append(st.Commands, CommandStats{Name: k.(string), Calls: cs.calls.Load(),
+			Rejected: cs.rejected.Load(), Failed: cs.failed.Load(), Latency: cs.latency.Snapshot()})
+		return true
+	})
+	sort.Slice(st.Commands, func(i, j int) bool { return st.Commands[i].Name < st.Commands[j].Name })
+	st.ErrorReplies = map[string]int64{}
+	s.stats.perError.Range(func(k, v any) bool {
+		st.ErrorReplies[k.(string)] = v.(*atomic.Int64).Load()
+		return true
+	})
+	return st
 }

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -69,6 +71,7 @@ type proc struct {
 	id          string
 	port        int
 	clusterPort int
+	metricsPort int // --metrics-addr: /metrics, /healthz, /readyz
 	dir         string
 	extra       []string
 
@@ -86,12 +89,53 @@ func newProc(t testing.TB, id string, extra ...string) *proc {
 		id:          id,
 		port:        freePort(t),
 		clusterPort: freePort(t),
+		metricsPort: freePort(t),
 		dir:         filepath.Join(t.TempDir(), id),
 		extra:       extra,
 	}
 }
 
 func (p *proc) addr() string { return "127.0.0.1:" + strconv.Itoa(p.port) }
+
+func (p *proc) metricsAddr() string { return "127.0.0.1:" + strconv.Itoa(p.metricsPort) }
+
+// httpGet fetches path from the node's metrics endpoint.
+func (p *proc) httpGet(path string) (int, string, error) {
+	c := http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get("http://" + p.metricsAddr() + path)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body), err
+}
+
+// ready reports whether the node's /readyz answers 200, and its body.
+func (p *proc) ready() (bool, string) {
+	code, body, err := p.httpGet("/readyz")
+	if err != nil {
+		return false, err.Error()
+	}
+	return code == http.StatusOK, strings.TrimSpace(body)
+}
+
+// waitReady polls the node's /readyz until it answers 200, and returns
+// how long that took.
+func (p *proc) waitReady(t testing.TB, timeout time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for {
+		ok, why := p.ready()
+		if ok {
+			return time.Since(start)
+		}
+		if time.Since(start) > timeout {
+			t.Fatalf("%s not ready after %v: %s", p.id, timeout, why)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
 
 // start launches the process; its output is kept and printed if the test
 // fails.
@@ -103,6 +147,7 @@ func (p *proc) start() {
 		"--cluster-addr", "127.0.0.1:" + strconv.Itoa(p.clusterPort),
 		"--dir", p.dir,
 		"--log-level", "info",
+		"--metrics-addr", p.metricsAddr(),
 	}, p.extra...)
 	cmd := exec.Command(binary, args...)
 	cmd.Stdout, cmd.Stderr = &p.allLogs, &p.allLogs

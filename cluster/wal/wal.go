@@ -61,6 +61,10 @@ type Options struct {
 	SegmentSize int64
 	Sync        SyncMode
 	Logger      *zap.Logger
+	// SyncObserver, if set, is called after every sync of a segment with
+	// how long it took, on the writer's goroutine: it must be quick (a
+	// histogram's Observe), since the next write waits for it.
+	SyncObserver func(time.Duration)
 
 	fs        fileSystem    // nil: the real one
 	syncEvery time.Duration // SyncEverySec's period

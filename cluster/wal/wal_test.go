@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -358,4 +359,47 @@ func TestBatchesShareOneSync(t *testing.T) {
 		t.Fatalf("%d appends took %d writes and %d syncs: none were shared", shards*rounds, st.Writes, st.Syncs)
 	}
 	t.Logf("%d appends from %d shards: %d writes, %d syncs", shards*rounds, shards, st.Writes, st.Syncs)
+}
+
+// TestSyncObserver checks that the observer sees every sync, with the
+// time it took.
+func TestSyncObserver(t *testing.T) {
+	fs := newMemFS(4)
+	fs.syncDelay = 2 * time.Millisecond
+	var (
+		mu    sync.Mutex
+		times []time.Duration
+	)
+	w, err := Open(Options{Dir: testDir, SegmentSize: 1 << 20, Sync: SyncAlways, fs: fs,
+		Logger: zaptest.NewLogger(t),
+		SyncObserver: func(d time.Duration) {
+			mu.Lock()
+			times = append(times, d)
+			mu.Unlock()
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	for i := uint64(1); i <= 5; i++ {
+		if err := w.Shard(0).StoreLogs(entries(0, i, i, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := w.Stats()
+	mu.Lock()
+	defer mu.Unlock()
+	if uint64(len(times)) != st.Syncs || st.Syncs < 5 {
+		t.Fatalf("observer saw %d syncs, the log counts %d (want at least 5)", len(times), st.Syncs)
+	}
+	var sum time.Duration
+	for _, d := range times {
+		if d < fs.syncDelay {
+			t.Errorf("a sync observed as %v, shorter than the file system's %v delay", d, fs.syncDelay)
+		}
+		sum += d
+	}
+	if sum != st.SyncTime {
+		t.Errorf("observed %v in all, the log counts %v", sum, st.SyncTime)
+	}
 }

@@ -181,8 +181,12 @@ func (w *WAL) syncIfDirty() {
 		w.poison(fmt.Errorf("%w: sync log segment %d: %w", ErrMaybeWritten, w.active.id, err))
 		return
 	}
-	w.stats.syncNanos.Add(uint64(time.Since(start)))
+	took := time.Since(start)
+	w.stats.syncNanos.Add(uint64(took))
 	w.stats.syncs.Add(1)
+	if w.opts.SyncObserver != nil {
+		w.opts.SyncObserver(took)
+	}
 	w.dirty = false
 }
 

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -20,6 +21,8 @@ import (
 
 	"github.com/raftcache/raftcache/cluster"
 	"github.com/raftcache/raftcache/cluster/wal"
+	"github.com/raftcache/raftcache/config"
+	"github.com/raftcache/raftcache/metrics"
 	"github.com/raftcache/raftcache/server"
 )
 
@@ -63,10 +66,21 @@ type options struct {
 	protoMaxBulkLen   int64
 	queryBufferLimit  int64
 	outputBufferLimit int64
+
+	// Operations: the config file, metrics and readiness, and the runtime
+	// parameters (CONFIG SET can change them later).
+	configFile         string
+	metricsAddr        string
+	readyMaxLag        uint64
+	slowlogSlowerThan  int64
+	slowlogMaxLen      int64
+	latencyThreshold   int64
+	latencyTracking    bool
+	latencyPercentiles string
 }
 
-func parseFlags(args []string, stderr io.Writer) (options, error) {
-	var o options
+// newFlagSet defines every flag into o, with its default.
+func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("raftcache", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.id, "id", "n1", "node ID, unique in the cluster and listed in --peers")
@@ -104,11 +118,31 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.Var((*memory)(&o.protoMaxBulkLen), "proto-max-bulk-len", "largest bulk string in a request (512mb, 1gb, ...)")
 	fs.Var((*memory)(&o.queryBufferLimit), "client-query-buffer-limit", "most bytes of one unfinished request buffered for a client; past it the client is closed")
 	fs.Var((*memory)(&o.outputBufferLimit), "client-output-buffer-limit", "most reply bytes held for a client that does not read them; past it the client is closed")
+	fs.StringVar(&o.configFile, "config", "", "read options from this file (redis.conf syntax, options named as the flags); flags given on the command line win")
+	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus metrics (/metrics), liveness (/healthz) and readiness (/readyz) over HTTP on this address, e.g. :9121; empty: off")
+	fs.Uint64Var(&o.readyMaxLag, "ready-max-lag", cluster.DefaultReadyMaxLag, "most log entries this node's replica of a shard may trail its leader for the node to be ready (/readyz, CLUSTER INFO raftcache_ready)")
+	fs.Int64Var(&o.slowlogSlowerThan, "slowlog-log-slower-than", server.DefaultSlowlogSlowerThan.Microseconds(), "log commands that take at least this many microseconds in the slow log (0: every command; -1: none)")
+	fs.Int64Var(&o.slowlogMaxLen, "slowlog-max-len", server.DefaultSlowlogMaxLen, "most entries the slow log keeps")
+	fs.Int64Var(&o.latencyThreshold, "latency-monitor-threshold", 0, "record latency spikes of at least this many milliseconds for LATENCY (0: off)")
+	o.latencyTracking = true
+	fs.Var((*yesNo)(&o.latencyTracking), "latency-tracking", "yes or no: keep a latency histogram per command (INFO latencystats, LATENCY HISTOGRAM, metrics)")
+	fs.StringVar(&o.latencyPercentiles, "latency-tracking-info-percentiles", "50 99 99.9", "the percentiles INFO latencystats shows, separated by spaces")
+	return fs
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := newFlagSet(&o, stderr)
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if o.configFile != "" {
+		if err := applyConfigFile(fs, &o); err != nil {
+			return o, err
+		}
 	}
 	switch {
 	case o.maxClients < 1:
@@ -139,6 +173,56 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		}
 	}
 	return o, nil
+}
+
+// applyConfigFile sets every option of the config file that the command
+// line did not set: flags win over the file.
+func applyConfigFile(fs *flag.FlagSet, o *options) error {
+	abs, err := filepath.Abs(o.configFile)
+	if err != nil {
+		return fmt.Errorf("--config: %w", err)
+	}
+	o.configFile = abs
+	onCommandLine := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { onCommandLine[f.Name] = true })
+	directives, err := config.Parse(abs)
+	if err != nil {
+		return fmt.Errorf("--config: %w", err)
+	}
+	for _, d := range directives {
+		f := fs.Lookup(d.Name)
+		if f == nil || d.Name == "config" {
+			return fmt.Errorf("%s: unknown option %q (the file's options are named as the flags)", d.Where(), d.Name)
+		}
+		if onCommandLine[d.Name] {
+			continue
+		}
+		v := d.Value()
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+			switch strings.ToLower(v) { // redis.conf writes booleans as yes and no
+			case "yes":
+				v = "true"
+			case "no":
+				v = "false"
+			}
+		}
+		if err := fs.Set(d.Name, v); err != nil {
+			return fmt.Errorf("%s: %s %q: %w", d.Where(), d.Name, v, err)
+		}
+	}
+	return nil
+}
+
+// params are the runtime parameters the flags set, as the server takes
+// them (CONFIG SET can change them later).
+func (o options) params() []server.Param {
+	return []server.Param{
+		{Name: "slowlog-log-slower-than", Value: strconv.FormatInt(o.slowlogSlowerThan, 10)},
+		{Name: "slowlog-max-len", Value: strconv.FormatInt(o.slowlogMaxLen, 10)},
+		{Name: "latency-monitor-threshold", Value: strconv.FormatInt(o.latencyThreshold, 10)},
+		{Name: "latency-tracking", Value: (*yesNo)(&o.latencyTracking).String()},
+		{Name: "latency-tracking-info-percentiles", Value: o.latencyPercentiles},
+	}
 }
 
 // clientAddr is the client address this node gives for itself: --advertise,
@@ -235,10 +319,12 @@ func (m *memory) Set(v string) error {
 	return err
 }
 
-func newLogger(level, format string) (*zap.Logger, error) {
+// newLogger builds the node's logger; its level can change later (CONFIG
+// SET log-level).
+func newLogger(level, format string) (*zap.Logger, zap.AtomicLevel, error) {
 	lvl, err := zapcore.ParseLevel(level)
 	if err != nil {
-		return nil, fmt.Errorf("--log-level: %w", err)
+		return nil, zap.AtomicLevel{}, fmt.Errorf("--log-level: %w", err)
 	}
 	var cfg zap.Config
 	switch format {
@@ -249,11 +335,12 @@ func newLogger(level, format string) (*zap.Logger, error) {
 		cfg.Development = false
 		cfg.DisableStacktrace = true
 	default:
-		return nil, fmt.Errorf("--log-format must be console or json, not %q", format)
+		return nil, zap.AtomicLevel{}, fmt.Errorf("--log-format must be console or json, not %q", format)
 	}
 	cfg.Level = zap.NewAtomicLevelAt(lvl)
 	cfg.Sampling = nil
-	return cfg.Build()
+	log, err := cfg.Build()
+	return log, cfg.Level, err
 }
 
 func main() {
@@ -271,7 +358,8 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	if o.pprof != "" {
+	// pprof rides on the metrics server when both name one address.
+	if o.pprof != "" && o.pprof != o.metricsAddr {
 		if err := servePprof(o.pprof); err != nil {
 			return err
 		}
@@ -282,7 +370,7 @@ func run(args []string) error {
 		// set near the data at a small CPU cost (reads do not allocate).
 		debug.SetGCPercent(o.gcPercent)
 	}
-	log, err := newLogger(o.logLevel, o.logFormat)
+	log, level, err := newLogger(o.logLevel, o.logFormat)
 	if err != nil {
 		return err
 	}
@@ -324,16 +412,29 @@ func run(args []string) error {
 		Fsync:              fsync,
 		DisableReadLease:   !o.readLease,
 		UnsafeReadLease:    o.unsafeReadLease,
+		ReadyMaxLag:        o.readyMaxLag,
 	}, log)
 	if err != nil {
 		return err
 	}
 	srv := server.New(server.Config{Addr: o.addr, Version: version, DataDir: o.dir,
-		Limits: o.limits(), RequirePass: o.requirePass, ProtectedMode: o.protectedMode},
+		Limits: o.limits(), RequirePass: o.requirePass, ProtectedMode: o.protectedMode,
+		Params: o.params(), LogLevel: &level, ConfigFile: o.configFile},
 		server.NodeBackend{Node: node}, log)
 	if err := srv.Listen(); err != nil {
 		closeNode(node, log)
 		return err
+	}
+	node.OnLogSync(func(d time.Duration) { srv.LatencyEvent(server.EventLogSync, d) })
+	var ops *metrics.Service
+	if o.metricsAddr != "" {
+		ops, err = metrics.Start(metrics.Config{Addr: o.metricsAddr, Pprof: o.pprof == o.metricsAddr, Version: version},
+			srv, node, log)
+		if err != nil {
+			_ = srv.Close(context.Background())
+			closeNode(node, log)
+			return err
+		}
 	}
 	log.Info("raftcache ready for clients", zap.String("node", o.id), zap.String("addr", srv.Addr().String()),
 		zap.String("advertise", clientAddr),
@@ -355,6 +456,12 @@ func run(args []string) error {
 		log.Warn("closing client connections", zap.String("node", o.id), zap.Error(cerr))
 	}
 	closeNode(node, log)
+	if ops != nil {
+		// Last, so that /readyz says "not ready" while the node stops.
+		if cerr := ops.Close(ctx); cerr != nil {
+			log.Warn("closing the metrics endpoint", zap.String("node", o.id), zap.Error(cerr))
+		}
+	}
 	return err
 }
 

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -70,5 +71,62 @@ func TestREADMEListsEveryFlag(t *testing.T) {
 	}
 	if n < 10 {
 		t.Fatalf("found only %d flags in the usage text:\n%s", n, usage.String())
+	}
+}
+
+// TestConfigFile checks --config: every option is a flag's name, flags
+// on the command line win, booleans may be yes or no, includes are read,
+// and an unknown option or a bad value names its file and line.
+func TestConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "raftcache.conf")
+	write := func(path, text string) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(filepath.Join(dir, "peers.conf"), "peers n1=10.0.0.1:7001@17001,n2=10.0.0.2:7002@17002\n")
+	write(conf, `# a node
+id n2
+addr 127.0.0.1:7002
+include peers.conf
+shards 5
+balance-leaders no
+join yes
+requirepass "two words"
+slowlog-log-slower-than 0
+latency-tracking-info-percentiles 50 99
+client-output-buffer-limit 32mb
+`)
+	o, err := parseFlags([]string{"--config", conf, "--shards", "7"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.id != "n2" || o.addr != "127.0.0.1:7002" || o.shards != 7 || o.balanceLeaders || !o.join ||
+		o.requirePass != "two words" || o.slowlogSlowerThan != 0 || o.latencyPercentiles != "50 99" ||
+		o.outputBufferLimit != 32<<20 || !strings.HasPrefix(o.peers, "n1=10.0.0.1:7001@17001") ||
+		o.clusterAddr != "127.0.0.1:17002" || !filepath.IsAbs(o.configFile) {
+		t.Fatalf("options from the file: %+v", o)
+	}
+	for _, p := range o.params() {
+		if p.Name == "latency-tracking-info-percentiles" && p.Value != "50 99" {
+			t.Errorf("param %+v", p)
+		}
+	}
+	for text, want := range map[string]string{
+		"nosuch 1\n":          "raftcache.conf:1: unknown option \"nosuch\"",
+		"id n1\nshards x\n":   "raftcache.conf:2: shards \"x\"",
+		"config other.conf\n": "unknown option \"config\"",
+		"fsync never\n":       "--fsync",
+		"include nope.conf\n": "does not exist",
+	} {
+		write(conf, text)
+		if _, err := parseFlags([]string{"--config", conf}, io.Discard); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: error %v, want it to contain %q", text, err, want)
+		}
+	}
+	if _, err := parseFlags([]string{"--config", filepath.Join(dir, "missing.conf")}, io.Discard); err == nil {
+		t.Error("a missing config file was accepted")
 	}
 }
