@@ -136,6 +136,11 @@ type WAL struct {
 	dataStart int64 // activeOff of an active segment that holds no batch yet
 	nextSeq   uint64
 	dirty     bool // written since the last sync
+	// lastSync is how long the last sync took; recent maps a shard to the
+	// number of the last batch it appended in (see gather).
+	lastSync time.Duration
+	recent   map[uint32]uint64
+	batchNo  uint64
 	// stableW is the stable state as written so far: each new segment
 	// starts with a copy, so removing older segments never loses it.
 	stableW map[uint32]map[string][]byte
@@ -201,6 +206,7 @@ func Open(opts Options) (*WAL, error) {
 		kick:     make(chan struct{}, 1),
 		stopping: make(chan struct{}),
 		stableW:  make(map[uint32]map[string][]byte),
+		recent:   make(map[uint32]uint64),
 		spare:    make(chan spareFile, 1),
 	}
 	if w.fs == nil {
