@@ -579,6 +579,7 @@ type Status struct {
 	LastIndex          uint64
 	LastSnapshotIndex  uint64
 	Keys, Expires      int
+	Memory             store.MemoryStats
 	ReadyForLinearRead bool
 }
 
@@ -604,6 +605,7 @@ func (s *Shard) Status() Status {
 		LastSnapshotIndex:  snapIndex,
 		Keys:               st.Keys,
 		Expires:            st.Expires,
+		Memory:             s.store.Memory(),
 		ReadyForLinearRead: s.raft.State() == raft.Leader && s.readyTerm.Load() == term,
 	}
 }
