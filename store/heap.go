@@ -3,7 +3,19 @@ package store
 import (
 	"encoding/binary"
 	"fmt"
+	"sync/atomic"
 )
+
+// residentPages counts the bytes of class pages every heap of the process
+// holds (touched and not handed back), for OffHeapBytes.
+var residentPages atomic.Int64
+
+// OffHeapBytes returns the memory all stores of the process hold outside
+// the Go heap: the class pages of their heaps (see heap). The Go runtime
+// does not count it, so a memory limit for the process must leave room
+// for it (see package gctune). Under the race detector the pages are Go
+// slices and are counted here too.
+func OffHeapBytes() int64 { return residentPages.Load() }
 
 // heap is the memory of one store's records: chunks of fixed size classes
 // carved from 64 KiB pages, which come from large arenas the operating
@@ -302,9 +314,11 @@ func (h *heap) newPage(c int) uint32 {
 		p = h.cold[len(h.cold)-1]
 		h.cold = h.cold[:len(h.cold)-1]
 		h.pageBytes += pageSize
+		residentPages.Add(pageSize)
 	default:
 		p = h.carve()
 		h.pageBytes += pageSize
+		residentPages.Add(pageSize)
 	}
 	h.meta[p] = pageMeta{class: uint8(c), free: noFree}
 	h.link(p)
@@ -321,6 +335,7 @@ func (h *heap) emptyPage(p uint32) {
 	releasePages(h.pages[p])
 	h.cold = append(h.cold, p)
 	h.pageBytes -= pageSize
+	residentPages.Add(-pageSize)
 }
 
 // carve takes the next page of the newest arena, mapping a new arena when
@@ -355,6 +370,7 @@ func (h *heap) destroy() {
 	for _, a := range h.arenas {
 		unmapArena(a.mem)
 	}
+	residentPages.Add(-h.pageBytes)
 	*h = heap{}
 }
 
