@@ -281,10 +281,13 @@ func fratio(a, b int64) float64 {
 	return float64(a) / float64(b)
 }
 
-// memoryDoctor is MEMORY DOCTOR: Redis's answers for an empty instance
-// and a healthy one, else a short list of what looks wrong and why.
-func (s *Server) memoryDoctor() string {
-	r := s.memoryReport()
+// memoryDoctor is MEMORY DOCTOR on this node's memory now.
+func (s *Server) memoryDoctor() string { return doctor(s.memoryReport()) }
+
+// doctor is MEMORY DOCTOR's answer for a report: Redis's answers for an
+// empty instance and a healthy one, else a short list of what looks wrong
+// and why.
+func doctor(r memoryReport) string {
 	if r.used < 5<<20 {
 		return "Hi Sam, this instance is empty or is using very little memory, my issues detector can't be used in these conditions. Please, leave for your mission on Earth and fill it with some data. The new Sam and I will be back to our programming as soon as I finished rebooting."
 	}
