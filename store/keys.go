@@ -103,6 +103,9 @@ func (x *exec) rename(a [][]byte, nx bool) resp.Reply {
 	if _, exists := x.lookupWrite(dst); exists && nx {
 		return resp.Zero
 	}
+	// Looking dst up may have removed it (expired), which moves entries
+	// of its slot: find src's place again.
+	x.findWrite(&o, src)
 	enc, expireAt := o.enc, o.expireAt
 	var val []byte
 	if enc == encHashtable {

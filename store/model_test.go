@@ -80,9 +80,13 @@ func (z *fuzzer) next() int {
 func (z *fuzzer) done() bool { return z.i >= len(z.b) }
 
 var (
-	modelKeys   = []string{"a", "b", "{a}c", "h", "{h}g", "big"}
+	// Most keys share a slot, so that its table is dense and removals
+	// shift entries that other lookups of the same command hold.
+	modelKeys = []string{"a", "b", "{a}c", "{a}d", "{a}e", "{a}f", "{a}g", "{a}h", "{a}i", "{a}j",
+		"h", "{h}g", "big"}
 	modelFields = []string{"f", "g", "name", "x1", "x2", ""}
-	modelSizes  = []int{0, 1, 3, 20, 64, 65, 100, 600, 5000, 33000, 70000}
+
+	modelSizes = []int{0, 1, 3, 20, 64, 65, 100, 600, 5000, 33000, 70000}
 )
 
 func (z *fuzzer) key() string   { return modelKeys[z.next()%len(modelKeys)] }

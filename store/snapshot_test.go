@@ -59,7 +59,7 @@ func mutate(i int) [][]byte {
 	if i%3 == 0 {
 		h = fmt.Sprintf("{h}:%d", (i*2+1)%300)
 	}
-	switch i % 27 {
+	switch i % 31 {
 	case 0:
 		return argv("SET", k, fmt.Sprintf("new%d", i))
 	case 1:
@@ -114,6 +114,16 @@ func mutate(i int) [][]byte {
 		// A guard on a version that may or may not match governs the
 		// next command of the batch.
 		return TxArgs(1, []KeyVersion{{Key: []byte(k), Version: uint64(i % 7), Seq: uint64(i)}})
+	case 27:
+		// Large records (past 32 KiB): grown by APPEND, replaced by SET.
+		return argv("APPEND", fmt.Sprintf("big:%d", i%5), strings.Repeat(fmt.Sprint(i%10), 9000))
+	case 28:
+		return argv("SET", fmt.Sprintf("big:%d", (i+2)%5), strings.Repeat("L", 40000+i%100))
+	case 29:
+		// Hashtable hashes: a long value converts them.
+		return argv("HSET", fmt.Sprintf("hbig:%d", i%4), fmt.Sprintf("f%d", i%40), strings.Repeat("w", 70+i%5))
+	case 30:
+		return argv("HDEL", fmt.Sprintf("hbig:%d", i%4), fmt.Sprintf("f%d", (i*7)%40), fmt.Sprintf("f%d", (i*3)%40))
 	default:
 		return argv("RENAMENX", h, fmt.Sprintf("{h}:%d", (i*5)%300))
 	}
