@@ -337,8 +337,10 @@ func (x *exec) put(o *obj, key []byte, enc encoding, expireAt int64, parts ...[]
 	}
 	ref, b := s.heap.alloc(n)
 	writeRecord(b, m, key, vlen, parts...)
+	t := s.ownSlot(o.slot)
+	o.pos = s.position(t, o)
 	s.heap.release(o.ref, wasShared)
-	s.ownSlot(o.slot).setRef(o.pos, ref)
+	t.setRef(o.pos, ref)
 	o.ref = ref
 	x.redecode(o)
 }
@@ -387,13 +389,24 @@ func (s *Store) remove(o *obj) {
 // removeEntry takes o out of its slot's table, whose chunk the caller has
 // released.
 func (s *Store) removeEntry(o *obj) {
-	s.ownSlot(o.slot).remove(o.pos)
+	t := s.ownSlot(o.slot)
+	t.remove(s.position(t, o))
 	s.keys--
 	if o.expireAt != 0 {
 		s.expires--
 	}
 	s.deleteSeq[o.slot] = s.stamp()
 	o.pos = -1
+}
+
+// position returns where o's entry is in t, its slot's table: o.pos,
+// unless a removal in the table has moved it since o was looked up.
+func (s *Store) position(t *table, o *obj) int {
+	i := t.locate(o.hash, o.ref, o.pos)
+	if i < 0 {
+		panic("store: a record's table entry is missing") // an invariant, not input
+	}
+	return i
 }
 
 // stamp returns the seq number of the running write command, taking a new

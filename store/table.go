@@ -80,6 +80,28 @@ func (t *table) place(e uint64) int {
 	return i
 }
 
+// locate returns the position of the entry for ref, whose name hashes to
+// hash: hint when it is still there, else found by probing. A position
+// taken before a removal in the same table may have moved (remove shifts
+// entries back); locate makes such a position right again.
+func (t *table) locate(hash, ref uint64, hint int) int {
+	if hint >= 0 && hint < len(t.e) && t.e[hint]&refMask == ref {
+		return hint
+	}
+	for i := t.home(tagOf(hash)); len(t.e) > 0; {
+		switch e := t.e[i]; {
+		case e == 0:
+			return -1
+		case e&refMask == ref:
+			return i
+		}
+		if i++; i == len(t.e) {
+			i = 0
+		}
+	}
+	return -1
+}
+
 // ref returns the reference at position i.
 func (t *table) ref(i int) uint64 { return t.e[i] & refMask }
 
