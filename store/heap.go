@@ -101,16 +101,21 @@ const (
 	maxPages = 1 << (39 - pageShift)
 )
 
-// Size classes: every multiple of 8 up to 512 bytes, then eight classes per
-// doubling up to maxSmall, so that a chunk wastes at most 7 bytes below 512
-// and at most 1/8 above.
-const numClasses = 64 + 6*8
+// Size classes: every multiple of 4 up to 256 bytes, of 8 up to 512, then
+// eight classes per doubling up to maxSmall, so that a chunk wastes at most
+// 3 bytes below 256, 7 below 512 and 1/8 above. Chunks are 4-byte aligned
+// (the record's access word is updated atomically; its other fields are
+// read byte-wise).
+const numClasses = 63 + 32 + 6*8
 
 var classSize, sizeToCls = buildClasses()
 
 func buildClasses() ([]int32, []uint8) {
 	var sizes []int32
-	for s := int32(8); s <= 512; s += 8 {
+	for s := int32(8); s <= 256; s += 4 {
+		sizes = append(sizes, s)
+	}
+	for s := int32(264); s <= 512; s += 8 {
 		sizes = append(sizes, s)
 	}
 	for base := int32(512); base < maxSmall; base *= 2 {
@@ -121,10 +126,10 @@ func buildClasses() ([]int32, []uint8) {
 	if len(sizes) != numClasses {
 		panic(fmt.Sprintf("store: %d size classes, want %d", len(sizes), numClasses))
 	}
-	toCls := make([]uint8, maxSmall/8+1)
+	toCls := make([]uint8, maxSmall/4+1)
 	c := 0
 	for n := range toCls {
-		for int(sizes[c]) < n*8 {
+		for int(sizes[c]) < n*4 {
 			c++
 		}
 		toCls[n] = uint8(c)
@@ -132,7 +137,7 @@ func buildClasses() ([]int32, []uint8) {
 	return sizes, toCls
 }
 
-func classOf(n int) int { return int(sizeToCls[(n+7)>>3]) }
+func classOf(n int) int { return int(sizeToCls[(n+3)>>2]) }
 
 func newHeap() *heap {
 	// Page 0 is a placeholder so that no reference is 0.

@@ -21,7 +21,7 @@ import (
 // All integers are little endian. The value is a string's bytes, a small
 // hash's listpack (listpack.go), or a large hash's id (bighash.go). A key
 // without a TTL saves the 8 bytes of expireAt; a record with 10-byte key and
-// 100-byte value takes 129 bytes, a 136-byte chunk.
+// 100-byte value takes 129 bytes, a 132-byte chunk.
 const (
 	recLastWrite = 4
 	recVersion   = 8
