@@ -165,8 +165,10 @@ func TestReadinessFollowsLeaders(t *testing.T) {
 		cancel()
 		nodes[i] = nil
 	}
+	// The closing nodes may have handed their shards to nodes[0] first: it
+	// then leads a shard it cannot make ready without them.
 	r := waitReadiness(t, nodes[0], false, 30*time.Second)
-	if !strings.Contains(r.Reason, "leader") {
-		t.Fatalf("reason %q does not name the missing leader", r.Reason)
+	if !strings.Contains(r.Reason, "leader") && !strings.Contains(r.Reason, "leads it") {
+		t.Fatalf("reason %q names neither a missing leader nor a leadership it cannot use", r.Reason)
 	}
 }

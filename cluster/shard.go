@@ -501,6 +501,7 @@ type Status struct {
 	LastIndex          uint64
 	LastSnapshotIndex  uint64
 	Keys, Expires      int
+	Memory             store.MemoryStats
 	ReadyForLinearRead bool
 	// LeaseRemaining is how long this node's read lease still runs (0:
 	// none).
@@ -529,6 +530,7 @@ func (s *Shard) Status() Status {
 		LastSnapshotIndex:  snapIndex,
 		Keys:               st.Keys,
 		Expires:            st.Expires,
+		Memory:             s.store.Memory(),
 		ReadyForLinearRead: s.raft.State() == raft.Leader && s.readyTerm.Load() == term,
 		LeaseRemaining:     s.lease.remaining(term),
 	}

@@ -167,6 +167,26 @@ var serverCommands = []*Command{
 				KeySpecs: key(2, KeyRO),
 				Since:    "4.0.0", Summary: "Estimates the bytes a key and its value take.",
 			},
+			"stats": {
+				Arity: 2,
+				Tips:  []string{"nondeterministic_output", "request_policy:all_shards", "response_policy:special"},
+				Since: "4.0.0", Summary: "Reports the memory use of the server by part.",
+			},
+			"doctor": {
+				Arity: 2,
+				Tips:  []string{"nondeterministic_output", "request_policy:all_shards", "response_policy:special"},
+				Since: "4.0.0", Summary: "Reports memory problems.",
+			},
+			"malloc-stats": {
+				Arity: 2,
+				Tips:  []string{"nondeterministic_output", "request_policy:all_shards", "response_policy:special"},
+				Since: "4.0.0", Summary: "Reports the allocator's statistics.",
+			},
+			"purge": {
+				Arity: 2,
+				Tips:  []string{"request_policy:all_shards", "response_policy:all_succeeded"},
+				Since: "4.0.0", Summary: "Hands free memory back to the operating system.",
+			},
 		},
 	},
 	{

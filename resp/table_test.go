@@ -34,7 +34,7 @@ var servedSubcommands = map[string][]string{
 	"object":  strings.Fields("encoding freq idletime refcount help"),
 	"config":  strings.Fields("get set resetstat help rewrite"),
 	"command": strings.Fields("count info docs list getkeys getkeysandflags help"),
-	"memory":  strings.Fields("usage help"),
+	"memory":  strings.Fields("usage stats doctor malloc-stats purge help"),
 	"slowlog": strings.Fields("get len reset help"),
 	"latency": strings.Fields("latest history reset doctor histogram help"),
 	"client":  strings.Fields("id setname getname list info kill setinfo reply no-evict no-touch help pause unpause"),

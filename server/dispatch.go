@@ -67,9 +67,18 @@ func (s *Server) execute(conn redcon.Conn, c *client, cmd, sub *resp.Command, ar
 		return h(s, conn, c, cmd, sub, args)
 	}
 	if ok, _ := store.Supports(args[0]); ok {
-		return s.route(c, cmd, args)
+		return s.route(c, keyed(cmd, sub), args)
 	}
 	return resp.ErrUnknownCommand(args).Reply()
+}
+
+// keyed is the command whose key positions route a call: the subcommand
+// of a container (OBJECT ENCODING key), else the command.
+func keyed(cmd, sub *resp.Command) *resp.Command {
+	if sub != nil && sub.FirstKey > 0 {
+		return sub
+	}
+	return cmd
 }
 
 // route sends a data command to the shard that owns its keys. A plain

@@ -150,7 +150,7 @@ func (b *fakeBackend) Status() []cluster.Status {
 		out[i] = cluster.Status{
 			ID: i, FirstSlot: i * store.NumSlots / len(b.shards),
 			LastSlot: (i+1)*store.NumSlots/len(b.shards) - 1,
-			State:    "Leader", LeaderID: b.leader(i), Keys: st.Keys, Expires: st.Expires,
+			State:    "Leader", LeaderID: b.leader(i), Keys: st.Keys, Expires: st.Expires, Memory: s.Memory(),
 		}
 		if out[i].LeaderID != "fake" {
 			out[i].State = "Follower"

@@ -132,24 +132,6 @@ func (s *Server) infoClients(b *infoBuilder) {
 	b.field("total_blocking_keys_on_nokey", "0")
 }
 
-func (s *Server) infoMemory(b *infoBuilder) {
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	b.int("used_memory", int64(ms.HeapAlloc))
-	b.field("used_memory_human", humanBytes(ms.HeapAlloc))
-	b.int("used_memory_rss", int64(ms.Sys-ms.HeapReleased))
-	b.field("used_memory_rss_human", humanBytes(ms.Sys-ms.HeapReleased))
-	b.int("used_memory_peak", int64(ms.HeapSys))
-	b.field("used_memory_peak_human", humanBytes(ms.HeapSys))
-	b.int("total_system_memory", 0)
-	b.field("maxmemory", "0")
-	b.field("maxmemory_human", "0B")
-	b.field("maxmemory_policy", "noeviction")
-	b.field("mem_allocator", "go")
-	b.int("go_heap_objects", int64(ms.HeapObjects))
-	b.int("go_gc_cycles", int64(ms.NumGC))
-}
-
 func humanBytes(n uint64) string {
 	const unit = 1024
 	if n < unit {

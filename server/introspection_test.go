@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap/zaptest"
 )
 
@@ -156,5 +157,27 @@ func TestGlob(t *testing.T) {
 	}
 	if !globMatch([]byte("A*B"), []byte("axb"), true) || globMatch([]byte("A*B"), []byte("axb"), false) {
 		t.Error("nocase")
+	}
+}
+
+// TestSubcommandsRouteByTheirKey: a container's subcommand that names a
+// key (OBJECT ENCODING key) is routed by that key, inside MULTI too.
+func TestSubcommandsRouteByTheirKey(t *testing.T) {
+	srv, _ := startServer(t)
+	ctx := t.Context()
+	c := newClient(t, srv, 2)
+	c.HSet(ctx, "h", "f", "v")
+	if enc, err := c.Do(ctx, "OBJECT", "ENCODING", "h").Text(); err != nil || enc != "listpack" {
+		t.Fatalf("OBJECT ENCODING h = %q, %v", enc, err)
+	}
+	if n, err := c.Do(ctx, "OBJECT", "REFCOUNT", "h").Int(); err != nil || n != 1 {
+		t.Fatalf("OBJECT REFCOUNT h = %d, %v", n, err)
+	}
+	cmds, err := c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Do(ctx, "OBJECT", "ENCODING", "h")
+		return nil
+	})
+	if err != nil || len(cmds) != 1 || cmds[0].(*redis.Cmd).Val() != "listpack" {
+		t.Fatalf("OBJECT ENCODING in MULTI: %v, %v", cmds, err)
 	}
 }

@@ -71,6 +71,11 @@ type Server struct {
 	stats    stats
 	lastSave atomic.Int64 // Unix seconds of the last SAVE
 
+	// startupMemory is the memory in use when the server was made, and
+	// peakMemory the highest seen since (INFO memory, MEMORY STATS).
+	startupMemory int64
+	peakMemory    atomic.Int64
+
 	// ranges holds each shard's first and last slot (see shardRange).
 	rangesOnce sync.Once
 	ranges     [][2]int
@@ -115,6 +120,7 @@ func New(cfg Config, backend Backend, log *zap.Logger) *Server {
 	}
 	s.cfg.RequirePass = ""
 	s.lastSave.Store(s.started.Unix())
+	s.startupMemory = s.memoryReport().used
 	s.initConfig()
 	s.rs = redcon.NewServerNetwork("tcp", cfg.Addr, s.handle, s.accept, s.closed)
 	return s

@@ -152,7 +152,7 @@ func (s *Server) queue(c *client, cmd, sub *resp.Command, args [][]byte) resp.Re
 		if ok, _ := store.Supports(args[0]); !ok {
 			return resp.ErrUnknownCommand(args).Reply()
 		}
-		c.keyPos = cmd.KeyPositions(c.keyPos[:0], len(args))
+		c.keyPos = keyed(cmd, sub).KeyPositions(c.keyPos[:0], len(args))
 		if len(c.keyPos) == 0 {
 			return resp.NewError("ERR command '" + cmd.Name + "' has no key to route by").Reply()
 		}

@@ -37,29 +37,25 @@ func cmdDecrBy(x exec, a [][]byte) resp.Reply {
 // incrBy adds delta to the integer at key, creating it at 0, and keeps its
 // TTL as Redis does. The result is int-encoded, as Redis stores it.
 func (x *exec) incrBy(key []byte, delta int64) resp.Reply {
-	e := x.lookupWrite(key)
+	o, found := x.lookupWrite(key)
 	var cur int64
-	if e != nil {
-		if e.isHash() {
+	var expireAt int64
+	if found {
+		if o.isHash() {
 			return resp.ErrWrongType.Reply()
 		}
-		v, ok := resp.ParseInt(e.str)
+		v, ok := resp.ParseInt(o.val())
 		if !ok {
 			return resp.ErrNotInteger.Reply()
 		}
-		cur = v
+		cur, expireAt = v, o.expireAt
 	}
 	if (delta > 0 && cur > math.MaxInt64-delta) || (delta < 0 && cur < math.MinInt64-delta) {
 		return resp.ErrOverflow.Reply()
 	}
 	cur += delta
-	val := strconv.AppendInt(nil, cur, 10)
-	if e != nil {
-		e.str, e.enc = val, intEncoding(cur)
-		x.changed(e)
-	} else {
-		x.insert(key, &entry{str: val, enc: intEncoding(cur)})
-	}
+	var buf [20]byte
+	x.put(&o, key, intEncoding(cur), expireAt, strconv.AppendInt(buf[:0], cur, 10))
 	return resp.Int(cur)
 }
 
@@ -67,26 +63,19 @@ func (x *exec) incrBy(key []byte, delta int64) resp.Reply {
 // resp.IncrByFloat), stores the formatted sum and keeps the TTL. Redis
 // checks the key's type before the increment.
 func cmdIncrByFloat(x exec, a [][]byte) resp.Reply {
-	e := x.lookupWrite(a[1])
+	o, found := x.lookupWrite(a[1])
 	var cur []byte
-	if e != nil {
-		if e.isHash() {
+	var expireAt int64
+	if found {
+		if o.isHash() {
 			return resp.ErrWrongType.Reply()
 		}
-		cur = e.str
-		if cur == nil {
-			cur = []byte{}
-		}
+		cur, expireAt = o.val(), o.expireAt
 	}
 	val, err := resp.IncrByFloat(cur, a[2])
 	if err != nil {
 		return err.Reply()
 	}
-	if e != nil {
-		e.str, e.enc = val, plainEncoding(val)
-		x.changed(e)
-	} else {
-		x.insert(a[1], &entry{str: val, enc: plainEncoding(val)})
-	}
+	x.put(&o, a[1], plainEncoding(val), expireAt, val)
 	return resp.Reply{Kind: resp.KindBulk, Str: val}
 }

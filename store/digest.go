@@ -8,47 +8,55 @@ import (
 )
 
 // Digest returns a 20-byte digest of the whole keyspace: every key with
-// its type, value and expiry time. It does not depend on map order, so two
-// replicas that applied the same log have the same digest. It is for
-// checking replicas against each other (DEBUG DIGEST), not for speed.
+// its type, value and expiry time, and the order of a listpack hash's
+// fields (replicated state: HGETALL answers in it). It does not depend on
+// table order, so two replicas that applied the same log have the same
+// digest. It is for checking replicas against each other (DEBUG DIGEST),
+// not for speed.
 func (s *Store) Digest() [20]byte {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	var sum [20]byte
 	h := sha1.New()
+	x := exec{s: s}
 	for i := range s.slots {
-		for k, e := range s.slots[i].m {
+		s.eachKey(i, func(o *obj) bool {
 			h.Reset()
-			writeString(h, k)
+			writeString(h, o.key())
 			var buf [8]byte
-			binary.BigEndian.PutUint64(buf[:], uint64(e.expireAt))
+			binary.BigEndian.PutUint64(buf[:], uint64(o.expireAt))
 			h.Write(buf[:])
-			if e.hash != nil {
+			switch o.enc {
+			case encListpack:
+				h.Write([]byte{'l'})
+				for _, p := range x.hashPairs(nil, o) {
+					writeString(h, p.field)
+					writeString(h, p.value)
+				}
+			case encHashtable:
 				h.Write([]byte{'h'})
-				fields := make([]string, 0, len(e.hash))
-				for f := range e.hash {
-					fields = append(fields, f)
+				pairs := x.hashPairs(nil, o)
+				sort.Slice(pairs, func(i, j int) bool { return string(pairs[i].field) < string(pairs[j].field) })
+				for _, p := range pairs {
+					writeString(h, p.field)
+					writeString(h, p.value)
 				}
-				sort.Strings(fields)
-				for _, f := range fields {
-					writeString(h, f)
-					writeString(h, string(e.hash[f]))
-				}
-			} else {
+			default:
 				h.Write([]byte{'s'})
-				writeString(h, string(e.str))
+				writeString(h, o.val())
 			}
 			// XOR makes the result independent of iteration order.
 			for j, b := range h.Sum(nil) {
 				sum[j] ^= b
 			}
-		}
+			return true
+		})
 	}
 	return sum
 }
 
-func writeString(h hash.Hash, s string) {
+func writeString(h hash.Hash, s []byte) {
 	var buf [binary.MaxVarintLen64]byte
 	h.Write(buf[:binary.PutUvarint(buf[:], uint64(len(s)))])
-	h.Write([]byte(s))
+	h.Write(s)
 }

@@ -1,6 +1,9 @@
-// Package store owns the keyspace of one shard: per-slot key maps, the
-// string and hash value types, TTLs kept as absolute Unix milliseconds, and
-// the execution of Redis commands against them, plus snapshot and restore.
+// Package store owns the keyspace of one shard: records (key, value and
+// metadata in one chunk) in a size-class heap outside the Go heap, indexed
+// by pointer-free per-slot tables; the string and hash value types (small
+// hashes in insertion order, as Redis's listpack); TTLs kept as absolute
+// Unix milliseconds; memory accounting; and the execution of Redis
+// commands against them, plus snapshot and restore.
 //
 // The store is deterministic. It starts no goroutines, never reads the wall
 // clock and uses no randomness in a write: every call carries the time it

@@ -59,11 +59,11 @@ func (x *exec) expire(a [][]byte, base int64, unit int64) resp.Reply {
 		}
 		when += x.now
 	}
-	e := x.lookupWrite(a[1])
-	if e == nil {
+	o, ok := x.lookupWrite(a[1])
+	if !ok {
 		return resp.Zero
 	}
-	cur := e.expireAt
+	cur := o.expireAt
 	switch {
 	case nx && cur != 0,
 		xx && cur == 0,
@@ -72,11 +72,10 @@ func (x *exec) expire(a [][]byte, base int64, unit int64) resp.Reply {
 		return resp.Zero
 	}
 	if when <= x.now {
-		x.s.remove(SlotOf(a[1]), a[1])
+		x.s.remove(&o)
 		return resp.One
 	}
-	x.s.setExpire(e, when)
-	x.changed(e)
+	x.rewrite(&o, a[1], o.enc, when)
 	return resp.One
 }
 
@@ -85,14 +84,14 @@ func (x *exec) expire(a [][]byte, base int64, unit int64) resp.Reply {
 // key without expiry, else the time left or the expiry time, in seconds
 // rounded half up as Redis rounds them.
 func (x *exec) ttl(key []byte, unit int64, abs bool) resp.Reply {
-	e := x.lookup(key)
-	if e == nil {
+	o, ok := x.lookup(key)
+	if !ok {
 		return resp.Int(-2)
 	}
-	if e.expireAt == 0 {
+	if o.expireAt == 0 {
 		return resp.Int(-1)
 	}
-	t := e.expireAt
+	t := o.expireAt
 	if !abs {
 		t = max(t-x.now, 0)
 	}
@@ -103,11 +102,10 @@ func (x *exec) ttl(key []byte, unit int64, abs bool) resp.Reply {
 }
 
 func cmdPersist(x exec, a [][]byte) resp.Reply {
-	e := x.lookupWrite(a[1])
-	if e == nil || e.expireAt == 0 {
+	o, ok := x.lookupWrite(a[1])
+	if !ok || o.expireAt == 0 {
 		return resp.Zero
 	}
-	x.s.setExpire(e, 0)
-	x.changed(e)
+	x.rewrite(&o, a[1], o.enc, 0)
 	return resp.One
 }

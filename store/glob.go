@@ -152,7 +152,12 @@ func compileGlob(p []byte) glob {
 
 // match reports whether s matches the pattern, as Redis's stringmatchlen
 // would.
-func (g *glob) match(s string) bool {
+func (g *glob) match(s string) bool { return globMatch(g, s) }
+
+// matchBytes is match for a stored name, without converting it.
+func (g *glob) matchBytes(b []byte) bool { return globMatch(g, b) }
+
+func globMatch[S string | []byte](g *glob, s S) bool {
 	switch {
 	case g.all:
 		return true
@@ -167,7 +172,7 @@ func (g *glob) match(s string) bool {
 
 // matchTokens matches s against tokens without recursion and reports the
 // number of steps it took, which tests bound.
-func matchTokens(tokens []globToken, s string) (ok bool, steps int) {
+func matchTokens[S string | []byte](tokens []globToken, s S) (ok bool, steps int) {
 	p, i := 0, 0
 	star, starI := -1, 0 // the latest '*' and where its run ends
 	for i < len(s) {

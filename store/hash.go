@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/binary"
 	"math"
 	"math/rand/v2"
 	"strconv"
@@ -26,166 +27,290 @@ func init() {
 	register("hrandfield", false, cmdHRandField)
 }
 
-// hashRead returns the hash at key for reading: nil and no error when the
-// key is missing, WRONGTYPE when it holds a string.
-func (x *exec) hashRead(key []byte) (map[string][]byte, *resp.Error) {
-	e := x.lookup(key)
-	if e == nil {
-		return nil, nil
+// hashRead returns the hash at key for reading: false and no error when
+// the key is missing, WRONGTYPE when it holds a string.
+func (x *exec) hashRead(key []byte) (obj, bool, *resp.Error) {
+	o, ok := x.lookup(key)
+	if ok && !o.isHash() {
+		return o, false, resp.ErrWrongType
 	}
-	if !e.isHash() {
-		return nil, resp.ErrWrongType
-	}
-	return e.hash, nil
+	return o, ok, nil
 }
 
-// hashWrite returns the owned entry of the hash at key, creating an empty
-// one when create is set and the key is missing. A caller that creates
-// must leave the hash non-empty.
-func (x *exec) hashWrite(key []byte, create bool) (*entry, *resp.Error) {
-	e := x.lookupWrite(key)
-	if e == nil {
-		if !create {
-			return nil, nil
+// hget returns the value of field in the hash o.
+func (x *exec) hget(o *obj, field []byte) ([]byte, bool) {
+	v, ok, _ := x.hgetLarge(o, field)
+	return v, ok
+}
+
+// hgetLarge is hget that also says whether the value is in a large chunk.
+func (x *exec) hgetLarge(o *obj, field []byte) (v []byte, ok, large bool) {
+	if o.enc == encListpack {
+		v, ok = lpGet(o.val(), field)
+		return v, ok, false
+	}
+	bh := x.s.bigOf(o)
+	pos, v := x.s.bigFind(bh, field)
+	if pos < 0 {
+		return nil, false, false
+	}
+	return v, true, bh.t.ref(pos)&refLarge != 0
+}
+
+// hlen returns the number of fields of the hash o.
+func (x *exec) hlen(o *obj) int {
+	if o.enc == encListpack {
+		return lpLen(o.val())
+	}
+	return x.s.bigOf(o).len()
+}
+
+// hashPairs appends the fields of the hash o to dst, in the hash's order:
+// insertion order for a listpack, as Redis answers. The pairs alias the
+// heap.
+func (x *exec) hashPairs(dst []pair, o *obj) []pair {
+	if o.enc == encListpack {
+		return lpDecode(dst, o.val())
+	}
+	return bigPairs(dst, x.s.heap, x.s.bigOf(o))
+}
+
+// hashSize bounds the bytes of the fields and values of the hash o.
+func (x *exec) hashSize(o *obj) int {
+	if o.enc == encListpack {
+		return len(o.val())
+	}
+	return int(x.s.bigOf(o).bytes)
+}
+
+// hashWritable returns the hash at key for a write: found false when the
+// key is missing (o then carries the key's place for hashSet), WRONGTYPE
+// when it holds a string.
+func (x *exec) hashWritable(key []byte) (obj, bool, *resp.Error) {
+	o, ok := x.lookupWrite(key)
+	if ok && !o.isHash() {
+		return o, false, resp.ErrWrongType
+	}
+	return o, ok, nil
+}
+
+// hashSet sets the fields kv (field, value, field, value ...) of the hash
+// at key (o: found, else created), converting a listpack to a hashtable as
+// Redis does once a field or value outgrows hashMaxListpackValue or the
+// hash outgrows hashMaxListpackEntry fields, and stamps the key as
+// changed. It returns the number of fields added.
+func (x *exec) hashSet(o *obj, found bool, key []byte, kv [][]byte) int {
+	s := x.s
+	added := 0
+	if found && o.enc == encHashtable {
+		bh := x.ownBig(o, key)
+		for i := 0; i < len(kv); i += 2 {
+			if s.bigSet(bh, kv[i], kv[i+1]) {
+				added++
+			}
 		}
-		e = &entry{hash: make(map[string][]byte), enc: encListpack}
-		x.insert(key, e)
-		return e, nil
+		x.touch(o, key)
+		return added
 	}
-	if !e.isHash() {
-		return nil, resp.ErrWrongType
+	var expireAt int64
+	pairs := s.pairs[:0]
+	if found {
+		expireAt = o.expireAt
+		pairs = lpDecode(pairs, o.val())
 	}
-	return e, nil
+	i := 0
+	for ; i < len(kv); i += 2 {
+		f, v := kv[i], kv[i+1]
+		if !fitsListpack(f, v) {
+			break
+		}
+		j := 0
+		for j < len(pairs) && string(pairs[j].field) != string(f) {
+			j++
+		}
+		if j < len(pairs) {
+			pairs[j].value = v
+			continue
+		}
+		if len(pairs) == hashMaxListpackEntry {
+			break
+		}
+		pairs = append(pairs, pair{field: f, value: v})
+		added++
+	}
+	defer func() { s.pairs = pairs[:0] }()
+	if i == len(kv) {
+		s.scratch = lpEncode(s.scratch[:0], pairs)
+		x.put(o, key, encListpack, expireAt, s.scratch)
+		return added
+	}
+	// Convert: the listpack's fields (which alias o's record, untouched
+	// until put) go to a new large hash, then the rest of kv.
+	bh := &bigHash{}
+	for _, p := range pairs {
+		s.bigSet(bh, p.field, p.value)
+	}
+	for ; i < len(kv); i += 2 {
+		if s.bigSet(bh, kv[i], kv[i+1]) {
+			added++
+		}
+	}
+	id := s.newBig(bh)
+	x.put(o, key, encHashtable, expireAt, idBytes(id))
+	return added
 }
 
-// hashSet stores one field of the owned hash e, converting the encoding
-// as Redis does when a field or value outgrows the listpack; the caller
-// checks the number of fields once it is done.
-func hashSet(e *entry, field, value []byte) (added bool) {
-	if len(field) > hashMaxListpackValue || len(value) > hashMaxListpackValue {
-		e.enc = encHashtable
-	}
-	_, exists := e.hash[string(field)]
-	e.hash[string(field)] = clone(value)
-	return !exists
-}
+func idBytes(id uint32) []byte { return binary.LittleEndian.AppendUint32(nil, id) }
 
-// hashGrown converts e to a hash table once it holds more fields than a
-// listpack may.
-func hashGrown(e *entry) {
-	if len(e.hash) > hashMaxListpackEntry {
-		e.enc = encHashtable
+// ownBig returns the large hash of the present record o ready to be
+// changed: when a live snapshot may read it, a clone under a new id, which
+// o then holds.
+func (x *exec) ownBig(o *obj, key []byte) *bigHash {
+	s := x.s
+	bh := s.bigOf(o)
+	if !s.bigShared(bh) {
+		return bh
 	}
+	c := &bigHash{t: bh.t.clone(), bytes: bh.bytes}
+	id := s.newBig(c)
+	s.releaseBig(bigID(o), true)
+	x.put(o, key, encHashtable, o.expireAt, idBytes(id))
+	return c
 }
 
 func cmdHSet(x exec, a [][]byte) resp.Reply {
 	if len(a)%2 != 0 {
 		return resp.ErrWrongArgs(string(a[0])).Reply()
 	}
-	e, err := x.hashWrite(a[1], true)
+	o, found, err := x.hashWritable(a[1])
 	if err != nil {
 		return err.Reply()
 	}
-	var added int64
-	for i := 2; i < len(a); i += 2 {
-		if hashSet(e, a[i], a[i+1]) {
-			added++
-		}
-	}
-	hashGrown(e)
-	x.changed(e)
+	added := x.hashSet(&o, found, a[1], a[2:])
 	if resp.EqualFold(a[0], "hmset") {
 		return resp.OK
 	}
-	return resp.Int(added)
+	return resp.Int(int64(added))
 }
 
 func cmdHSetNX(x exec, a [][]byte) resp.Reply {
-	e, err := x.hashWrite(a[1], false)
+	o, found, err := x.hashWritable(a[1])
 	if err != nil {
 		return err.Reply()
 	}
-	if e != nil {
-		if _, ok := e.hash[string(a[2])]; ok {
+	if found {
+		if _, ok := x.hget(&o, a[2]); ok {
 			return resp.Zero
 		}
-	} else {
-		e, _ = x.hashWrite(a[1], true)
 	}
-	hashSet(e, a[2], a[3])
-	hashGrown(e)
-	x.changed(e)
+	x.hashSet(&o, found, a[1], a[2:4])
 	return resp.One
 }
 
 func cmdHGet(x exec, a [][]byte) resp.Reply {
-	h, err := x.hashRead(a[1])
+	o, found, err := x.hashRead(a[1])
 	if err != nil {
 		return err.Reply()
 	}
-	v, ok := h[string(a[2])]
+	if !found {
+		return resp.Null
+	}
+	v, ok, large := x.hgetLarge(&o, a[2])
 	if !ok {
 		return resp.Null
 	}
-	return resp.Reply{Kind: resp.KindBulk, Str: v}
+	return bulkValue(v, large)
 }
 
 func cmdHMGet(x exec, a [][]byte) resp.Reply {
-	h, err := x.hashRead(a[1])
+	o, found, err := x.hashRead(a[1])
 	if err != nil {
 		return err.Reply()
 	}
 	elems := make([]resp.Reply, len(a)-2)
 	for i, f := range a[2:] {
 		elems[i] = resp.Null
-		if v, ok := h[string(f)]; ok {
-			elems[i] = resp.Reply{Kind: resp.KindBulk, Str: v}
+		if found {
+			if v, ok, large := x.hgetLarge(&o, f); ok {
+				elems[i] = bulkValue(v, large)
+			}
 		}
 	}
 	return resp.Reply{Kind: resp.KindArray, Elems: elems}
 }
 
 func cmdHDel(x exec, a [][]byte) resp.Reply {
-	e, err := x.hashWrite(a[1], false)
+	o, found, err := x.hashWritable(a[1])
 	if err != nil {
 		return err.Reply()
 	}
-	if e == nil {
+	if !found {
 		return resp.Zero
 	}
+	s := x.s
 	var n int64
+	if o.enc == encHashtable {
+		bh := x.ownBig(&o, a[1])
+		for _, f := range a[2:] {
+			if s.bigDel(bh, f) {
+				n++
+			}
+		}
+		switch {
+		case bh.len() == 0:
+			s.remove(&o)
+		case n > 0:
+			x.touch(&o, a[1])
+		}
+		return resp.Int(n)
+	}
+	pairs := lpDecode(s.pairs[:0], o.val())
+	defer func() { s.pairs = pairs[:0] }()
 	for _, f := range a[2:] {
-		if _, ok := e.hash[string(f)]; ok {
-			delete(e.hash, string(f))
-			n++
+		for j := range pairs {
+			if string(pairs[j].field) == string(f) {
+				pairs = append(pairs[:j], pairs[j+1:]...)
+				n++
+				break
+			}
 		}
 	}
-	if len(e.hash) == 0 {
-		x.s.remove(SlotOf(a[1]), a[1])
-	} else if n > 0 {
-		x.changed(e)
+	switch {
+	case len(pairs) == 0:
+		s.remove(&o)
+	case n > 0:
+		s.scratch = lpEncode(s.scratch[:0], pairs)
+		x.put(&o, a[1], encListpack, o.expireAt, s.scratch)
 	}
 	return resp.Int(n)
 }
 
 // hashList serves HGETALL (a map of fields and values), HKEYS and HVALS
-// (arrays), in the map's order.
+// (arrays), in the hash's order.
 func (x *exec) hashList(key []byte, fields, values bool) resp.Reply {
-	h, err := x.hashRead(key)
+	o, found, err := x.hashRead(key)
 	if err != nil {
 		return err.Reply()
 	}
-	n := len(h)
+	if !found {
+		if fields && values {
+			return resp.Reply{Kind: resp.KindMap, Elems: []resp.Reply{}}
+		}
+		return resp.Reply{Kind: resp.KindArray, Elems: []resp.Reply{}}
+	}
+	pairs := x.hashPairs(nil, &o)
+	n := len(pairs)
 	if fields && values {
 		n *= 2
 	}
 	elems := make([]resp.Reply, 0, n)
-	for f, v := range h {
+	buf := newReplyBuf(x.hashSize(&o))
+	for _, p := range pairs {
 		if fields {
-			elems = append(elems, resp.BulkString(f))
+			elems = append(elems, buf.bulk(p.field))
 		}
 		if values {
-			elems = append(elems, resp.Reply{Kind: resp.KindBulk, Str: v})
+			elems = append(elems, buf.value(p.value, p.large))
 		}
 	}
 	if fields && values {
@@ -195,28 +320,38 @@ func (x *exec) hashList(key []byte, fields, values bool) resp.Reply {
 }
 
 func cmdHExists(x exec, a [][]byte) resp.Reply {
-	h, err := x.hashRead(a[1])
+	o, found, err := x.hashRead(a[1])
 	if err != nil {
 		return err.Reply()
 	}
-	_, ok := h[string(a[2])]
+	if !found {
+		return resp.Zero
+	}
+	_, ok := x.hget(&o, a[2])
 	return resp.IntBool(ok)
 }
 
 func cmdHLen(x exec, a [][]byte) resp.Reply {
-	h, err := x.hashRead(a[1])
+	o, found, err := x.hashRead(a[1])
 	if err != nil {
 		return err.Reply()
 	}
-	return resp.Int(int64(len(h)))
+	if !found {
+		return resp.Zero
+	}
+	return resp.Int(int64(x.hlen(&o)))
 }
 
 func cmdHStrlen(x exec, a [][]byte) resp.Reply {
-	h, err := x.hashRead(a[1])
+	o, found, err := x.hashRead(a[1])
 	if err != nil {
 		return err.Reply()
 	}
-	return resp.Int(int64(len(h[string(a[2])])))
+	if !found {
+		return resp.Zero
+	}
+	v, _ := x.hget(&o, a[2])
+	return resp.Int(int64(len(v)))
 }
 
 // cmdHIncrBy checks the increment before the key, as Redis does; a missing
@@ -226,13 +361,13 @@ func cmdHIncrBy(x exec, a [][]byte) resp.Reply {
 	if !ok {
 		return resp.ErrNotInteger.Reply()
 	}
-	e, err := x.hashWrite(a[1], false)
+	o, found, err := x.hashWritable(a[1])
 	if err != nil {
 		return err.Reply()
 	}
 	var cur int64
-	if e != nil {
-		if v, exists := e.hash[string(a[2])]; exists {
+	if found {
+		if v, exists := x.hget(&o, a[2]); exists {
 			if cur, ok = resp.ParseInt(v); !ok {
 				return resp.ErrHashNotInteger.Reply()
 			}
@@ -242,12 +377,7 @@ func cmdHIncrBy(x exec, a [][]byte) resp.Reply {
 		return resp.ErrOverflow.Reply()
 	}
 	cur += incr
-	if e == nil {
-		e, _ = x.hashWrite(a[1], true)
-	}
-	hashSet(e, a[2], strconv.AppendInt(nil, cur, 10))
-	hashGrown(e)
-	x.changed(e)
+	x.hashSet(&o, found, a[1], [][]byte{a[2], strconv.AppendInt(nil, cur, 10)})
 	return resp.Int(cur)
 }
 
@@ -257,29 +387,21 @@ func cmdHIncrByFloat(x exec, a [][]byte) resp.Reply {
 	if _, err := resp.HIncrByFloat(nil, a[3]); err != nil {
 		return err.Reply()
 	}
-	e, err := x.hashWrite(a[1], false)
+	o, found, err := x.hashWritable(a[1])
 	if err != nil {
 		return err.Reply()
 	}
 	var cur []byte
-	if e != nil {
-		if v, exists := e.hash[string(a[2])]; exists {
+	if found {
+		if v, exists := x.hget(&o, a[2]); exists {
 			cur = v
-			if cur == nil {
-				cur = []byte{}
-			}
 		}
 	}
 	val, err := resp.HIncrByFloat(cur, a[3])
 	if err != nil {
 		return err.Reply()
 	}
-	if e == nil {
-		e, _ = x.hashWrite(a[1], true)
-	}
-	hashSet(e, a[2], val)
-	hashGrown(e)
-	x.changed(e)
+	x.hashSet(&o, found, a[1], [][]byte{a[2], val})
 	return resp.Reply{Kind: resp.KindBulk, Str: val}
 }
 
@@ -299,16 +421,15 @@ const maxRandFieldCount = 1 << 22
 // pairsReply).
 func cmdHRandField(x exec, a [][]byte) resp.Reply {
 	if len(a) == 2 {
-		h, err := x.hashRead(a[1])
+		o, found, err := x.hashRead(a[1])
 		if err != nil {
 			return err.Reply()
 		}
-		if h == nil {
+		if !found {
 			return resp.Null
 		}
-		for f := range h {
-			return resp.BulkString(f) // map iteration starts at random
-		}
+		pairs := x.hashPairs(nil, &o)
+		return bulkCopy(pairs[rand.IntN(len(pairs))].field)
 	}
 	count, ok := resp.ParseInt(a[2])
 	if !ok {
@@ -327,54 +448,62 @@ func cmdHRandField(x exec, a [][]byte) resp.Reply {
 			return resp.ErrValueOutOfRange.Reply()
 		}
 	}
-	h, err := x.hashRead(a[1])
+	o, found, err := x.hashRead(a[1])
 	if err != nil {
 		return err.Reply()
 	}
-	if h == nil || count == 0 {
+	if !found || count == 0 {
 		return resp.EmptyArr
 	}
-	var picked []string
+	if count < 0 && -count > maxRandFieldCount {
+		return resp.ErrValueOutOfRange.Reply()
+	}
+	pairs := x.hashPairs(nil, &o)
+	var picked []pair
 	switch {
 	case count < 0:
-		if -count > maxRandFieldCount {
-			return resp.ErrValueOutOfRange.Reply()
-		}
-		fields := make([]string, 0, len(h))
-		for f := range h {
-			fields = append(fields, f)
-		}
-		picked = make([]string, -count)
+		picked = make([]pair, -count)
 		for i := range picked {
-			picked[i] = fields[rand.IntN(len(fields))]
+			picked[i] = pairs[rand.IntN(len(pairs))]
 		}
-	case count >= int64(len(h)):
-		picked = make([]string, 0, len(h))
-		for f := range h {
-			picked = append(picked, f)
+	case count >= int64(len(pairs)):
+		picked = pairs
+	case o.enc == encListpack:
+		// As Redis's lpRandomPairsUnique: count distinct fields, in the
+		// listpack's order (selection sampling).
+		need := int(count)
+		for i, p := range pairs {
+			if rand.IntN(len(pairs)-i) < need {
+				picked = append(picked, p)
+				need--
+			}
 		}
 	default:
 		// A partial Fisher-Yates shuffle picks count distinct fields.
-		fields := make([]string, 0, len(h))
-		for f := range h {
-			fields = append(fields, f)
-		}
 		for i := range int(count) {
-			j := i + rand.IntN(len(fields)-i)
-			fields[i], fields[j] = fields[j], fields[i]
+			j := i + rand.IntN(len(pairs)-i)
+			pairs[i], pairs[j] = pairs[j], pairs[i]
 		}
-		picked = fields[:count]
+		picked = pairs[:count]
 	}
+	size := 0
+	for _, p := range picked {
+		size += len(p.field)
+		if withValues {
+			size += len(p.value)
+		}
+	}
+	buf := newReplyBuf(size)
 	if !withValues {
 		elems := make([]resp.Reply, len(picked))
-		for i, f := range picked {
-			elems[i] = resp.BulkString(f)
+		for i, p := range picked {
+			elems[i] = buf.bulk(p.field)
 		}
 		return resp.Reply{Kind: resp.KindArray, Elems: elems}
 	}
 	elems := make([]resp.Reply, 0, 2*len(picked))
-	for _, f := range picked {
-		elems = append(elems, resp.BulkString(f), resp.Reply{Kind: resp.KindBulk, Str: h[f]})
+	for _, p := range picked {
+		elems = append(elems, buf.bulk(p.field), buf.value(p.value, p.large))
 	}
 	return pairsReply(elems)
 }

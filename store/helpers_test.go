@@ -206,28 +206,45 @@ func fmtReply(r resp.Reply) string {
 }
 
 // checkCounts verifies the store's key and expiry counters against its
-// maps.
+// tables, and the heap's accounting against its chunks.
 func checkCounts(t testing.TB, s *Store) {
 	t.Helper()
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	keys, expires := 0, 0
 	for slot := range s.slots {
-		for k, e := range s.slots[slot].m {
+		n := 0
+		s.eachKey(slot, func(o *obj) bool {
+			n++
 			keys++
-			if e.expireAt != 0 {
+			if o.expireAt != 0 {
 				expires++
 			}
-			if SlotOf([]byte(k)) != slot {
-				t.Fatalf("key %q in slot %d, belongs in %d", k, slot, SlotOf([]byte(k)))
+			if SlotOf(o.key()) != slot {
+				t.Fatalf("key %q in slot %d, belongs in %d", o.key(), slot, SlotOf(o.key()))
 			}
-			if e.hash != nil && len(e.hash) == 0 {
-				t.Fatalf("key %q holds an empty hash", k)
+			var h obj
+			if !s.find(&h, slot, s.hashKey(o.key()), o.key()) || h.ref != o.ref {
+				t.Fatalf("key %q is not found where it is", o.key())
 			}
+			x := exec{s: s}
+			if o.isHash() && x.hlen(o) == 0 {
+				t.Fatalf("key %q holds an empty hash", o.key())
+			}
+			if o.enc == encListpack && x.hlen(o) > hashMaxListpackEntry {
+				t.Fatalf("key %q: listpack of %d fields", o.key(), x.hlen(o))
+			}
+			return true
+		})
+		if n != s.slots[slot].t.n {
+			t.Fatalf("slot %d: table counts %d keys, holds %d", slot, s.slots[slot].t.n, n)
 		}
 	}
 	if keys != s.keys || expires != s.expires {
-		t.Fatalf("counters keys=%d expires=%d, maps hold keys=%d expires=%d", s.keys, s.expires, keys, expires)
+		t.Fatalf("counters keys=%d expires=%d, tables hold keys=%d expires=%d", s.keys, s.expires, keys, expires)
+	}
+	if s.liveSnaps == 0 && len(s.heap.pending) != 0 {
+		t.Fatalf("%d chunks wait for snapshots, none is live", len(s.heap.pending))
 	}
 }
 
@@ -235,6 +252,7 @@ func checkCounts(t testing.TB, s *Store) {
 type value struct {
 	Str       string
 	Hash      map[string]string // nil for a string
+	Order     []string          // a listpack's fields in order
 	ExpireAt  int64
 	Version   uint64
 	LastWrite int64
@@ -260,19 +278,24 @@ func dump(s *Store) state {
 			st.DeleteSeq[slot] = d
 		}
 	}
+	x := exec{s: s}
 	for slot := range s.slots {
-		for k, e := range s.slots[slot].m {
-			v := value{ExpireAt: e.expireAt, Version: e.version, LastWrite: int64(e.lastWrite), Enc: e.enc}
-			if e.hash != nil {
+		s.eachKey(slot, func(o *obj) bool {
+			v := value{ExpireAt: o.expireAt, Version: o.version(), LastWrite: int64(o.lastWrite()), Enc: o.enc}
+			if o.isHash() {
 				v.Hash = map[string]string{}
-				for f, b := range e.hash {
-					v.Hash[f] = string(b)
+				for _, p := range x.hashPairs(nil, o) {
+					v.Hash[string(p.field)] = string(p.value)
+					if o.enc == encListpack {
+						v.Order = append(v.Order, string(p.field))
+					}
 				}
 			} else {
-				v.Str = string(e.str)
+				v.Str = string(o.val())
 			}
-			st.Keys[k] = v
-		}
+			st.Keys[string(o.key())] = v
+			return true
+		})
 	}
 	return st
 }
@@ -284,7 +307,8 @@ func (a state) equal(b state) bool {
 	for k, va := range a.Keys {
 		vb, ok := b.Keys[k]
 		if !ok || va.Str != vb.Str || va.ExpireAt != vb.ExpireAt || (va.Hash == nil) != (vb.Hash == nil) ||
-			!maps.Equal(va.Hash, vb.Hash) || va.Version != vb.Version || va.LastWrite != vb.LastWrite || va.Enc != vb.Enc {
+			!maps.Equal(va.Hash, vb.Hash) || !slices.Equal(va.Order, vb.Order) || va.Version != vb.Version ||
+			va.LastWrite != vb.LastWrite || va.Enc != vb.Enc {
 			return false
 		}
 	}

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"maps"
 	"math"
 	"math/rand/v2"
 
@@ -39,8 +38,8 @@ const numDBs = 16
 func cmdDel(x exec, a [][]byte) resp.Reply {
 	var n int64
 	for _, key := range a[1:] {
-		if x.lookupWrite(key) != nil {
-			x.s.remove(SlotOf(key), key)
+		if o, ok := x.lookupWrite(key); ok {
+			x.s.remove(&o)
 			n++
 		}
 	}
@@ -53,27 +52,27 @@ func cmdDel(x exec, a [][]byte) resp.Reply {
 func cmdExists(x exec, a [][]byte) resp.Reply {
 	var n int64
 	for _, key := range a[1:] {
-		if x.lookup(key) != nil {
+		if _, ok := x.lookup(key); ok {
 			n++
 		}
 	}
 	return resp.Int(n)
 }
 
-// typeName is the name TYPE gives the value of e.
-func typeName(e *entry) string {
-	if e.isHash() {
+// typeName is the name TYPE gives a value of encoding enc.
+func typeName(enc encoding) string {
+	if enc.isHash() {
 		return "hash"
 	}
 	return "string"
 }
 
 func cmdType(x exec, a [][]byte) resp.Reply {
-	e := x.lookup(a[1])
-	if e == nil {
+	o, ok := x.lookup(a[1])
+	if !ok {
 		return resp.Simple("none")
 	}
-	return resp.Simple(typeName(e))
+	return resp.Simple(typeName(o.enc))
 }
 
 func cmdFlush(x exec, a [][]byte) resp.Reply {
@@ -84,13 +83,15 @@ func cmdFlush(x exec, a [][]byte) resp.Reply {
 	return resp.OK
 }
 
-// rename serves RENAME and RENAMENX (nx). The entry moves with its value,
-// TTL and encoding; the destination, overwritten whatever its type, is
-// stamped as changed and the source's slot records a removal.
+// rename serves RENAME and RENAMENX (nx). The value moves with its TTL and
+// encoding; the destination, overwritten whatever its type, is stamped as
+// changed and the source's slot records a removal. The value is copied
+// into the destination's record (a key and its value share one chunk);
+// a large hash keeps its fields and only changes hands.
 func (x *exec) rename(a [][]byte, nx bool) resp.Reply {
 	src, dst := a[1], a[2]
-	e := x.lookupWrite(src)
-	if e == nil {
+	o, ok := x.lookupWrite(src)
+	if !ok {
 		return resp.ErrNoSuchKey.Reply()
 	}
 	if string(src) == string(dst) {
@@ -99,11 +100,29 @@ func (x *exec) rename(a [][]byte, nx bool) resp.Reply {
 		}
 		return resp.OK
 	}
-	if x.lookupWrite(dst) != nil && nx {
+	if _, exists := x.lookupWrite(dst); exists && nx {
 		return resp.Zero
 	}
-	x.s.remove(SlotOf(src), src)
-	x.insert(dst, e)
+	// Looking dst up may have removed it (expired), which moves entries
+	// of its slot: find src's place again.
+	x.findWrite(&o, src)
+	enc, expireAt := o.enc, o.expireAt
+	var val []byte
+	if enc == encHashtable {
+		// The large hash changes hands: dst's record takes its id. Its
+		// ownership goes by the hash's own seq (bigShared), so nothing
+		// else changes.
+		val = idBytes(bigID(&o))
+	} else {
+		val = x.scratchCopy(o.val())
+	}
+	x.s.heap.release(o.ref, x.s.shared(o.version()))
+	x.s.removeEntry(&o)
+	d, found := x.lookupWrite(dst)
+	if found && d.enc == encHashtable {
+		x.s.bigFree(bigID(&d), x.s.bigOf(&d))
+	}
+	x.put(&d, dst, enc, expireAt, val)
 	if nx {
 		return resp.One
 	}
@@ -144,41 +163,80 @@ func cmdCopy(x exec, a [][]byte) resp.Reply {
 	if string(src) == string(dst) {
 		return resp.ErrSameObject.Reply()
 	}
-	e := x.lookup(src)
-	if e == nil {
+	o, ok := x.lookup(src)
+	if !ok {
 		return resp.Zero
 	}
-	if x.lookupWrite(dst) != nil && !replace {
+	if _, exists := x.lookupWrite(dst); exists && !replace {
 		return resp.Zero
 	}
-	c := &entry{str: capped(e.str), expireAt: e.expireAt, enc: e.enc}
-	if e.hash != nil {
-		c.hash = maps.Clone(e.hash)
+	enc, expireAt := o.enc, o.expireAt
+	if enc == encIntShared {
+		enc = encInt // Redis copies a shared integer into an object of its own
 	}
-	if c.enc == encIntShared {
-		c.enc = encInt // Redis copies a shared integer into an object of its own
+	var val []byte
+	if enc == encHashtable {
+		bh := x.s.bigOf(&o)
+		c := &bigHash{}
+		bigEach(x.s.heap, bh, func(f, v []byte) bool {
+			x.s.bigSet(c, f, v)
+			return true
+		})
+		val = idBytes(x.s.newBig(c))
+	} else {
+		val = x.scratchCopy(o.val())
 	}
-	x.insert(dst, c)
+	// lookupWrite above may have removed an expired dst, which moves
+	// entries of its slot: find dst's place again.
+	d, found := x.lookupWrite(dst)
+	if found && d.enc == encHashtable {
+		x.s.bigFree(bigID(&d), x.s.bigOf(&d))
+	}
+	x.put(&d, dst, enc, expireAt, val)
 	return resp.One
 }
 
 // cmdRandomKey is a read, so its randomness never reaches the log. It
-// starts at a random slot and takes the first live key there (a map's
-// iteration starts at a random entry), moving on past empty slots and
-// expired keys.
+// starts at a random position of a random slot and takes the first live
+// key from there, moving on past empty slots and expired keys.
 func cmdRandomKey(x exec, _ [][]byte) resp.Reply {
 	if x.s.keys == 0 {
 		return resp.Null
 	}
 	start := rand.IntN(NumSlots)
 	for i := range NumSlots {
-		for k, e := range x.s.slots[(start+i)%NumSlots].m {
-			if !e.expired(x.now) {
-				return resp.BulkString(k)
+		t := &x.s.slots[(start+i)%NumSlots].t
+		if t.n == 0 {
+			continue
+		}
+		off := rand.IntN(len(t.e))
+		for j := range t.e {
+			e := t.e[(off+j)%len(t.e)]
+			if e == 0 {
+				continue
+			}
+			if o := decodeRecord(x.s.heap.bytes(e & refMask)); !o.expired(x.now) {
+				return bulkCopy(o.key())
 			}
 		}
 	}
 	return resp.Null
+}
+
+// eachKey calls fn for every record of slot in table order until fn
+// returns false. fn must not change the store.
+func (s *Store) eachKey(slot int, fn func(o *obj) bool) {
+	t := &s.slots[slot].t
+	for i, e := range t.e {
+		if e == 0 {
+			continue
+		}
+		o := decodeRecord(s.heap.bytes(e & refMask))
+		o.ref, o.slot, o.pos = e&refMask, slot, i
+		if !fn(&o) {
+			return
+		}
+	}
 }
 
 // cmdKeys lists this store's live keys that match the pattern; the server
@@ -187,11 +245,12 @@ func cmdKeys(x exec, a [][]byte) resp.Reply {
 	g := compileGlob(a[1])
 	elems := []resp.Reply{}
 	for slot := range x.s.slots {
-		for k, e := range x.s.slots[slot].m {
-			if !e.expired(x.now) && g.match(k) {
-				elems = append(elems, resp.BulkString(k))
+		x.s.eachKey(slot, func(o *obj) bool {
+			if !o.expired(x.now) && g.matchBytes(o.key()) {
+				elems = append(elems, bulkCopy(o.key()))
 			}
-		}
+			return true
+		})
 	}
 	return resp.Reply{Kind: resp.KindArray, Elems: elems}
 }
@@ -200,8 +259,9 @@ func cmdDropExpired(x exec, a [][]byte) resp.Reply {
 	var n int64
 	for _, key := range a[1:] {
 		slot := SlotOf(key)
-		if e := x.s.slots[slot].m[string(key)]; e != nil && e.expired(x.now) {
-			x.s.remove(slot, key)
+		var o obj
+		if x.s.find(&o, slot, x.s.hashKey(key), key) && o.expired(x.now) {
+			x.s.remove(&o)
 			n++
 		}
 	}
@@ -220,14 +280,12 @@ func (s *Store) ExpiredKeys(now int64, from, limit int) (keys [][]byte, next int
 	}
 	slot := from
 	for scanned := 0; scanned < NumSlots && len(keys) < limit; scanned++ {
-		for k, e := range s.slots[slot].m {
-			if e.expired(now) {
-				keys = append(keys, []byte(k))
-				if len(keys) == limit {
-					break
-				}
+		s.eachKey(slot, func(o *obj) bool {
+			if o.expired(now) {
+				keys = append(keys, append([]byte(nil), o.key()...))
 			}
-		}
+			return len(keys) < limit
+		})
 		slot = (slot + 1) % NumSlots
 	}
 	return keys, slot

@@ -635,3 +635,38 @@ func TestSupports(t *testing.T) {
 		}
 	}
 }
+
+// TestRenameOntoExpiredKeysOfTheSameSlot: RENAME's look at an expired
+// destination removes it, which shifts entries of the slot's table; the
+// source must be found again, not removed at its old position. Many keys
+// in one slot make such shifts certain.
+func TestRenameOntoExpiredKeysOfTheSameSlot(t *testing.T) {
+	for run := range 20 { // each store hashes with a seed of its own
+		cmd := []string{"RENAME", "RENAMENX"}[run%2]
+		s := New()
+		var cmds [][][]byte
+		for i := range 200 {
+			cmds = append(cmds, argv("SET", fmt.Sprintf("{t}k%d", i), fmt.Sprint("v", i)))
+			if i%2 == 1 {
+				cmds = append(cmds, argv("PEXPIRE", fmt.Sprintf("{t}k%d", i), "10"))
+			}
+		}
+		mustApply(t, s, 1000, cmds...)
+		cmds = cmds[:0]
+		for i := 0; i < 200; i += 2 {
+			cmds = append(cmds, argv(cmd, fmt.Sprintf("{t}k%d", i), fmt.Sprintf("{t}k%d", i+1)))
+		}
+		mustApply(t, s, 2000, cmds...)
+		checkCounts(t, s)
+		got := dump(s)
+		for i := range 200 {
+			v, ok := got.Keys[fmt.Sprintf("{t}k%d", i)]
+			if i%2 == 0 && ok {
+				t.Fatalf("%s: {t}k%d is still there: %+v", cmd, i, v)
+			}
+			if i%2 == 1 && (v.Str != fmt.Sprint("v", i-1) || v.ExpireAt != 0) {
+				t.Fatalf("%s: {t}k%d = %+v, want v%d", cmd, i, v, i-1)
+			}
+		}
+	}
+}

@@ -13,16 +13,17 @@ func init() {
 // found by walking the table back from its end, exactly as Redis walks
 // it, so that ties resolve the same way.
 func cmdLCS(x exec, args [][]byte) resp.Reply {
-	ea, eb := x.lookup(args[1]), x.lookup(args[2])
-	if (ea != nil && ea.isHash()) || (eb != nil && eb.isHash()) {
+	ea, okA := x.lookup(args[1])
+	eb, okB := x.lookup(args[2])
+	if (okA && ea.isHash()) || (okB && eb.isHash()) {
 		return resp.ErrLCSNotStrings.Reply()
 	}
 	var a, b []byte
-	if ea != nil {
-		a = ea.str
+	if okA {
+		a = ea.val()
 	}
-	if eb != nil {
-		b = eb.str
+	if okB {
+		b = eb.val()
 	}
 	var getLen, getIdx, withMatchLen bool
 	var minMatchLen int64

@@ -83,34 +83,28 @@ func intEncoding(n int64) encoding {
 	return encInt
 }
 
-// validEncoding reports whether e could have been produced for the value,
-// so that Restore can refuse what WriteTo never writes.
-func validEncoding(e *entry) bool {
-	switch e.enc {
+// validEncoding reports whether enc could have been produced for the
+// string value v (str) or for a hash whose fields are given (n fields, the
+// longest field or value maxLen bytes), so that Restore can refuse what
+// WriteTo never writes.
+func validEncoding(enc encoding, v []byte, isHash bool, n, maxLen int) bool {
+	switch enc {
 	case encEmbstr:
-		return e.hash == nil && len(e.str) <= embstrMaxLen
+		return !isHash && len(v) <= embstrMaxLen
 	case encRaw:
-		return e.hash == nil
+		return !isHash
 	case encInt, encIntShared:
-		if e.hash != nil || len(e.str) > maxIntEncodedLen {
+		if isHash || len(v) > maxIntEncodedLen {
 			return false
 		}
-		n, ok := resp.ParseInt(e.str)
+		i, ok := resp.ParseInt(v)
 		// COPY turns a shared integer into an unshared one, so encInt
 		// may hold any integer; encIntShared only a shared one.
-		return ok && (e.enc == encInt || intEncoding(n) == encIntShared)
+		return ok && (enc == encInt || intEncoding(i) == encIntShared)
 	case encListpack:
-		if e.hash == nil || len(e.hash) > hashMaxListpackEntry {
-			return false
-		}
-		for f, v := range e.hash {
-			if len(f) > hashMaxListpackValue || len(v) > hashMaxListpackValue {
-				return false
-			}
-		}
-		return true
+		return isHash && n <= hashMaxListpackEntry && maxLen <= hashMaxListpackValue
 	case encHashtable:
-		return e.hash != nil
+		return isHash
 	}
 	return false
 }
@@ -163,19 +157,19 @@ func cmdObject(x exec, a [][]byte) resp.Reply {
 		}
 		return resp.Array(elems...)
 	}
-	e := x.lookup(a[2])
-	if e == nil {
+	o, ok := x.lookup(a[2])
+	if !ok {
 		return resp.Null
 	}
 	switch {
 	case resp.EqualFold(sub, "encoding"):
-		return resp.BulkString(encodingNames[e.enc])
+		return resp.BulkString(encodingNames[o.enc])
 	case resp.EqualFold(sub, "freq"):
 		return resp.ErrLFUNotSelected.Reply()
 	case resp.EqualFold(sub, "idletime"):
-		return resp.Int(max(0, x.now/1000-int64(e.lastWrite)))
+		return resp.Int(max(0, x.now/1000-int64(o.lastWrite())))
 	default:
-		if e.enc == encIntShared {
+		if o.enc == encIntShared {
 			return resp.Int(sharedRefcount)
 		}
 		return resp.One

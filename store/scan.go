@@ -141,14 +141,15 @@ func (x *exec) scanSlots(cursor uint64, last int, o scanOptions) resp.Reply {
 	slot := int(cursor)
 	var visited int64
 	for slot <= last && visited < o.count {
-		for k, e := range x.s.slots[slot].m {
+		x.s.eachKey(slot, func(r *obj) bool {
 			visited++
-			if e.expired(x.now) || !o.pattern.match(k) ||
-				(o.typ != nil && !resp.EqualFold(o.typ, typeName(e))) {
-				continue
+			if r.expired(x.now) || !o.pattern.matchBytes(r.key()) ||
+				(o.typ != nil && !resp.EqualFold(o.typ, typeName(r.enc))) {
+				return true
 			}
-			keys = append(keys, resp.BulkString(k))
-		}
+			keys = append(keys, bulkCopy(r.key()))
+			return true
+		})
 		slot++
 	}
 	if slot == NumSlots {
@@ -163,30 +164,30 @@ func scanReply(cursor uint64, elems []resp.Reply) resp.Reply {
 
 // cmdHScan serves HSCAN key cursor [MATCH pattern] [COUNT count]. It
 // returns every matching field and value in one reply with the cursor
-// "0", whatever the cursor and COUNT: Redis does the same for a
-// listpack-encoded hash, and a resumable cursor would need an order that
-// a Go map does not keep between calls. A large hash thus comes back in
-// one reply, as HGETALL does. As in Redis, the cursor is checked first,
+// "0", whatever the cursor and COUNT: Redis does the same for a listpack
+// hash (in the listpack's order, as here), and a large hash comes back
+// whole too, as HGETALL does. As in Redis, the cursor is checked first,
 // then the key (a missing one ends the scan before the options are read).
 func cmdHScan(x exec, a [][]byte) resp.Reply {
 	if _, ok := ParseCursor(a[2]); !ok {
 		return resp.ErrInvalidCursor.Reply()
 	}
-	h, err := x.hashRead(a[1])
+	h, found, err := x.hashRead(a[1])
 	if err != nil {
 		return err.Reply()
 	}
 	elems := []resp.Reply{}
-	if h == nil {
+	if !found {
 		return scanReply(0, elems)
 	}
 	o, err := parseScanOptions(a[3:], false)
 	if err != nil {
 		return err.Reply()
 	}
-	for f, v := range h {
-		if o.pattern.match(f) {
-			elems = append(elems, resp.BulkString(f), resp.Reply{Kind: resp.KindBulk, Str: v})
+	buf := newReplyBuf(x.hashSize(&h))
+	for _, p := range x.hashPairs(nil, &h) {
+		if o.pattern.matchBytes(p.field) {
+			elems = append(elems, buf.bulk(p.field), buf.value(p.value, p.large))
 		}
 	}
 	return scanReply(0, elems)

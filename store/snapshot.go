@@ -7,10 +7,11 @@ import (
 	"fmt"
 	"hash"
 	"hash/crc32"
+	"hash/maphash"
 	"io"
 )
 
-// Snapshot format, version 2:
+// Snapshot format, version 3 (version 2 is the same layout):
 //
 //	"RCSN" version(1) lastNow(8, big endian) seq(8, big endian)
 //	count(uvarint) then count removals: slot(2) deleteSeq(uvarint),
@@ -26,10 +27,15 @@ import (
 // before it replaces anything. Version 2 added seq, the removals and each
 // entry's version, lastWrite and encoding: WATCH decides on them, so a
 // replica that restored without them would decide differently from the
-// others. Version 1 snapshots are refused for that reason.
+// others. Version 1 snapshots are refused for that reason. Version 3 lists
+// a listpack hash's fields in the hash's order, which is replicated state
+// since small hashes keep Redis's insertion order; version 2 listed them
+// in no particular order, and Restore still reads it (that order becomes
+// the hash's).
 const (
-	snapMagic   = "RCSN"
-	snapVersion = 2
+	snapMagic      = "RCSN"
+	snapVersion    = 3
+	minSnapVersion = 2
 	// maxSnapLen bounds any one length read from a snapshot, so that a
 	// damaged file cannot make Restore allocate without limit.
 	maxSnapLen = 512 << 20
@@ -46,12 +52,14 @@ var ErrCorruptSnapshot = errors.New("corrupt snapshot")
 
 // Snapshot is a frozen view of a store, taken in O(slots) time. Writes to
 // the store go on while it is written out: a write to a slot the snapshot
-// still holds copies that slot's map (and the entries it changes) first.
-// Call Release when done with it; until then it costs the store those
-// copies.
+// still holds copies that slot's table first, a record the snapshot holds
+// is rewritten into a new chunk, and chunks it holds are freed only once it
+// is released. Call Release when done with it, and only after WriteTo has
+// returned; until then it costs the store those copies.
 type Snapshot struct {
 	s         *Store
 	slots     []frozenSlot
+	heap      heapView
 	lastNow   int64
 	seq       uint64
 	deleteSeq [NumSlots]uint64
@@ -60,7 +68,7 @@ type Snapshot struct {
 
 type frozenSlot struct {
 	slot int
-	m    map[string]*entry
+	t    table
 }
 
 // Snapshot freezes the current contents. It is safe to call concurrently
@@ -71,10 +79,11 @@ func (s *Store) Snapshot() *Snapshot {
 	defer s.mu.Unlock()
 	s.snapGen++
 	s.liveSnaps++
-	sn := &Snapshot{s: s, lastNow: s.lastNow, seq: s.seq, deleteSeq: s.deleteSeq}
+	s.snapSeq = s.seq
+	sn := &Snapshot{s: s, heap: s.heap.view(), lastNow: s.lastNow, seq: s.seq, deleteSeq: s.deleteSeq}
 	for i := range s.slots {
-		if len(s.slots[i].m) > 0 {
-			sn.slots = append(sn.slots, frozenSlot{slot: i, m: s.slots[i].m})
+		if s.slots[i].t.n > 0 {
+			sn.slots = append(sn.slots, frozenSlot{slot: i, t: s.slots[i].t})
 		}
 	}
 	return sn
@@ -87,6 +96,9 @@ func (sn *Snapshot) Release() {
 	if !sn.done {
 		sn.done = true
 		sn.s.liveSnaps--
+		if sn.s.liveSnaps == 0 {
+			sn.s.snapshotsReleased()
+		}
 	}
 }
 
@@ -116,21 +128,35 @@ func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
 	for _, fs := range sn.slots {
 		enc.byte('S')
 		enc.u16(uint16(fs.slot))
-		enc.uvarint(uint64(len(fs.m)))
-		for k, e := range fs.m {
-			enc.str(k)
-			enc.varint(e.expireAt)
-			enc.uvarint(e.version)
-			enc.varint(int64(e.lastWrite))
-			enc.byte(byte(e.enc))
-			if e.hash != nil {
-				enc.uvarint(uint64(len(e.hash)))
-				for f, v := range e.hash {
-					enc.str(f)
+		enc.uvarint(uint64(fs.t.n))
+		for _, e := range fs.t.e {
+			if e == 0 {
+				continue
+			}
+			o := decodeRecord(sn.heap.bytes(e & refMask))
+			enc.bytes(o.key())
+			enc.varint(o.expireAt)
+			enc.uvarint(o.version())
+			enc.varint(int64(o.lastWrite()))
+			enc.byte(byte(o.enc))
+			switch o.enc {
+			case encListpack:
+				enc.uvarint(uint64(lpLen(o.val())))
+				it := lpIterate(o.val())
+				for f, v, ok := it.next(); ok; f, v, ok = it.next() {
+					enc.bytes(f)
 					enc.bytes(v)
 				}
-			} else {
-				enc.bytes(e.str)
+			case encHashtable:
+				bh := sn.heap.bigs[bigID(&o)]
+				enc.uvarint(uint64(bh.len()))
+				bigEach(sn.heap, bh, func(f, v []byte) bool {
+					enc.bytes(f)
+					enc.bytes(v)
+					return enc.err == nil
+				})
+			default:
+				enc.bytes(o.val())
 			}
 		}
 	}
@@ -150,25 +176,52 @@ func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
 }
 
 // Restore replaces the store's contents with a snapshot read from r. It
-// reads and checks the whole snapshot before changing anything, so a
-// damaged snapshot leaves the store as it was and returns an error
-// wrapping ErrCorruptSnapshot.
+// reads and checks the whole snapshot into a new heap before changing
+// anything, so a damaged snapshot leaves the store as it was and returns an
+// error wrapping ErrCorruptSnapshot.
 func (s *Store) Restore(r io.Reader) error {
+	rs := restoring{h: newHeap(), seed: s.seed}
+	if err := rs.read(r); err != nil {
+		rs.h.destroy()
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.replaceHeap(rs.h)
+	for i := range s.slots {
+		s.slots[i] = slotTable{t: rs.slots[i], gen: s.snapGen}
+	}
+	s.keys, s.expires, s.lastNow = rs.keys, rs.expires, rs.lastNow
+	s.seq, s.deleteSeq = rs.seq, rs.deleteSeq
+	return nil
+}
+
+// restoring is a store being read from a snapshot.
+type restoring struct {
+	h             *heap
+	seed          maphash.Seed
+	slots         [NumSlots]table
+	keys, expires int
+	lastNow       int64
+	seq           uint64
+	deleteSeq     [NumSlots]uint64
+	pairs         []pair
+	lp            []byte
+}
+
+func (rs *restoring) read(r io.Reader) error {
 	br := bufio.NewReaderSize(r, 256<<10)
 	cr := &crcReader{r: br, crc: crc32.New(crcTable)}
 	d := decoder{r: cr}
-	var slots [NumSlots]keyspace
-	keys, expires := 0, 0
 	magic := d.fixed(len(snapMagic))
 	if d.err == nil && string(magic) != snapMagic {
 		return fmt.Errorf("%w: bad magic", ErrCorruptSnapshot)
 	}
-	if v := d.byte(); d.err == nil && v != snapVersion {
+	if v := d.byte(); d.err == nil && (v < minSnapVersion || v > snapVersion) {
 		return fmt.Errorf("%w: unknown version %d", ErrCorruptSnapshot, v)
 	}
-	lastNow := int64(d.u64())
-	seq := d.u64()
-	var deleteSeq [NumSlots]uint64
+	rs.lastNow = int64(d.u64())
+	rs.seq = d.u64()
 	removals := d.uvarint()
 	prev := -1
 	for i := uint64(0); i < removals && d.err == nil; i++ {
@@ -178,12 +231,13 @@ func (s *Store) Restore(r io.Reader) error {
 		case d.err != nil:
 		case slot >= NumSlots || slot <= prev:
 			d.corrupt("bad or unordered removal slot")
-		case ds == 0 || ds > seq:
+		case ds == 0 || ds > rs.seq:
 			d.corrupt("removal sequence number out of range")
 		}
-		deleteSeq[min(slot, NumSlots-1)] = ds
+		rs.deleteSeq[min(slot, NumSlots-1)] = ds
 		prev = slot
 	}
+	var seen [NumSlots]bool
 	for d.err == nil {
 		tag := d.byte()
 		if tag == 'E' || d.err != nil {
@@ -197,61 +251,13 @@ func (s *Store) Restore(r io.Reader) error {
 		if d.err != nil {
 			break
 		}
-		if slot >= NumSlots || slots[slot].m != nil {
+		if slot >= NumSlots || seen[slot] {
 			return fmt.Errorf("%w: bad or repeated slot %d", ErrCorruptSnapshot, slot)
 		}
-		m := make(map[string]*entry, min(n, maxPrealloc))
+		seen[slot] = true
 		for i := uint64(0); i < n && d.err == nil; i++ {
-			key := string(d.bytes())
-			e := &entry{expireAt: d.varint(), version: d.uvarint(), lastWrite: uint32(d.varint()), enc: encoding(d.byte())}
-			switch {
-			case d.err != nil:
-			case e.enc >= numEncodings:
-				d.corrupt("bad encoding")
-			case e.enc.isHash():
-				nf := d.uvarint()
-				if nf == 0 {
-					d.corrupt("empty hash")
-				}
-				e.hash = make(map[string][]byte, min(nf, maxPrealloc))
-				for j := uint64(0); j < nf && d.err == nil; j++ {
-					f := string(d.bytes())
-					v := d.bytes()
-					if _, dup := e.hash[f]; dup {
-						d.corrupt("repeated hash field")
-					}
-					e.hash[f] = v
-				}
-			default:
-				e.str = d.bytes()
-			}
-			// What WriteTo cannot produce is refused, so that the
-			// counters and the invariants of the live store hold.
-			switch {
-			case d.err != nil:
-			case e.expireAt < 0:
-				d.corrupt("negative expiry time")
-			case SlotOf([]byte(key)) != slot:
-				d.corrupt("key in the wrong slot")
-			case m[key] != nil:
-				d.corrupt("repeated key")
-			case e.version == 0 || e.version > seq:
-				d.corrupt("key version out of range")
-			case int64(e.lastWrite) > lastNow/1000:
-				d.corrupt("last write after the snapshot's time")
-			case !validEncoding(e):
-				d.corrupt("encoding does not fit the value")
-			}
-			if d.err != nil {
-				break
-			}
-			m[key] = e
-			if e.expireAt != 0 {
-				expires++
-			}
+			rs.entry(&d, slot)
 		}
-		keys += len(m)
-		slots[slot] = keyspace{m: m}
 	}
 	if d.err != nil {
 		return fmt.Errorf("restore snapshot: %w", d.err)
@@ -272,19 +278,121 @@ func (s *Store) Restore(r io.Reader) error {
 	} else if err != io.EOF {
 		return fmt.Errorf("restore snapshot: %w", err)
 	}
+	return nil
+}
 
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for i := range slots {
-		slots[i].gen = s.snapGen
-		for _, e := range slots[i].m {
-			e.gen = s.snapGen
+// entry reads one key of slot and stores it, or records why it is refused
+// in d. What WriteTo cannot produce is refused, so that the counters and
+// the invariants of the live store hold.
+func (rs *restoring) entry(d *decoder, slot int) {
+	key := d.bytes()
+	m := recMeta{expireAt: d.varint(), version: d.uvarint()}
+	lastWrite := d.varint()
+	m.enc = encoding(d.byte())
+	if d.err != nil {
+		return
+	}
+	m.lastWrite = uint32(lastWrite)
+	var str []byte
+	var bh *bigHash
+	switch {
+	case m.enc >= numEncodings:
+		d.corrupt("bad encoding")
+		return
+	case m.enc.isHash():
+		bh = rs.hash(d, m.enc)
+		if d.err != nil {
+			return
+		}
+	default:
+		str = d.bytes()
+	}
+	if d.err == nil && !m.enc.isHash() && !validEncoding(m.enc, str, false, 0, 0) {
+		d.corrupt("encoding does not fit the value")
+	}
+	hash := maphash.Bytes(rs.seed, key)
+	switch {
+	case d.err != nil:
+	case m.expireAt < 0:
+		d.corrupt("negative expiry time")
+	case SlotOf(key) != slot:
+		d.corrupt("key in the wrong slot")
+	case m.version == 0 || m.version > rs.seq:
+		d.corrupt("key version out of range")
+	case int64(m.lastWrite) > rs.lastNow/1000:
+		d.corrupt("last write after the snapshot's time")
+	}
+	if d.err == nil {
+		var o obj
+		if findIn(&o, rs.h, &rs.slots[slot], hash, key) {
+			d.corrupt("repeated key")
 		}
 	}
-	s.slots = slots
-	s.keys, s.expires, s.lastNow = keys, expires, lastNow
-	s.seq, s.deleteSeq = seq, deleteSeq
-	return nil
+	if d.err != nil {
+		return
+	}
+	val := str
+	switch m.enc {
+	case encListpack:
+		val = rs.lp
+	case encHashtable:
+		if len(rs.h.bigs) == 0 {
+			rs.h.bigs = append(rs.h.bigs, nil) // id 0 unused
+		}
+		rs.h.bigs = append(rs.h.bigs, bh)
+		val = idBytes(uint32(len(rs.h.bigs) - 1))
+	}
+	n := recordLen(len(key), len(val), m.expireAt != 0)
+	ref, b := rs.h.alloc(n)
+	writeRecord(b, m, key, len(val), val)
+	rs.slots[slot].insert(hash, ref)
+	rs.keys++
+	if m.expireAt != 0 {
+		rs.expires++
+	}
+}
+
+// hash reads the fields of a hash of encoding enc: into rs.lp as a
+// listpack, or into a new large hash.
+func (rs *restoring) hash(d *decoder, enc encoding) *bigHash {
+	nf := d.uvarint()
+	if d.err == nil && nf == 0 {
+		d.corrupt("empty hash")
+	}
+	if d.err == nil && enc == encListpack && nf > hashMaxListpackEntry {
+		d.corrupt("encoding does not fit the value")
+	}
+	if enc == encListpack {
+		rs.pairs = rs.pairs[:0]
+		for j := uint64(0); j < nf && d.err == nil; j++ {
+			f, v := d.bytes(), d.bytes()
+			switch {
+			case d.err != nil:
+			case !fitsListpack(f, v):
+				d.corrupt("encoding does not fit the value")
+			default:
+				for _, p := range rs.pairs {
+					if string(p.field) == string(f) {
+						d.corrupt("repeated hash field")
+					}
+				}
+			}
+			rs.pairs = append(rs.pairs, pair{field: f, value: v})
+		}
+		rs.lp = lpEncode(rs.lp[:0], rs.pairs)
+		return nil
+	}
+	bh := &bigHash{}
+	for j := uint64(0); j < nf && d.err == nil; j++ {
+		f, v := d.bytes(), d.bytes()
+		if d.err != nil {
+			break
+		}
+		if !bigSetIn(rs.h, rs.seed, false, bh, f, v) {
+			d.corrupt("repeated hash field")
+		}
+	}
+	return bh
 }
 
 // countWriter counts and checksums what passes through it.

@@ -1,50 +1,18 @@
 package store
 
 import (
-	"maps"
+	"hash/maphash"
+	"runtime"
 	"strings"
 	"sync"
 
 	"github.com/raftcache/raftcache/resp"
 )
 
-// entry is one key's value. Exactly one of str and hash is in use: hash is
-// nil for a string. expireAt is an absolute Unix time in milliseconds, 0 for
-// no expiry. gen is the snapshot generation the entry belongs to (see
-// Store.ownEntry).
-//
-// version is the store sequence number (Store.seq) of the last command
-// that changed the key, which WATCH compares; lastWrite is that command's
-// time, which OBJECT IDLETIME reports; enc is the encoding OBJECT ENCODING
-// reports. All three are replicated state: every replica computes them
-// from the log alone, and snapshots carry them.
-//
-// Bytes once published in str or in a hash field are never overwritten:
-// writers replace slices, and APPEND only writes past the length of every
-// slice handed out before. Replies can therefore alias them.
-//
-// The fields are sized so that an entry fits a 64-byte allocation: with a
-// million keys every byte here is a megabyte.
-type entry struct {
-	str      []byte
-	hash     map[string][]byte
-	expireAt int64
-	version  uint64
-	// lastWrite is in Unix seconds: IDLETIME reports seconds, and 32 bits
-	// last until 2106.
-	lastWrite uint32
-	gen       uint32
-	enc       encoding
-}
-
-func (e *entry) isHash() bool { return e.hash != nil }
-
-func (e *entry) expired(now int64) bool { return e.expireAt != 0 && e.expireAt <= now }
-
-// keyspace is the map of one slot; gen is the snapshot generation that owns
-// the map (see Store.ownSlot).
-type keyspace struct {
-	m   map[string]*entry
+// slotTable is the index of one slot's keys; gen is the snapshot generation
+// that owns its entries array (see Store.ownSlot).
+type slotTable struct {
+	t   table
 	gen uint32
 }
 
@@ -56,8 +24,15 @@ type keyspace struct {
 // to stay identical; the time a write carries is raised to the latest time
 // already applied, so time never runs backwards inside the log.
 type Store struct {
-	mu      sync.RWMutex
-	slots   [NumSlots]keyspace
+	mu sync.RWMutex
+	// heap holds the records; mem lists it and any heap still read by a
+	// snapshot after Flush or Restore replaced it.
+	heap *heap
+	mem  *heapSet
+	// slots index the keys of each slot. The hash seed only places keys
+	// in the tables: it changes no reply of a write (see DESIGN.md).
+	slots   [NumSlots]slotTable
+	seed    maphash.Seed
 	keys    int // keys present, expired or not
 	expires int // keys with a TTL
 	lastNow int64
@@ -75,15 +50,41 @@ type Store struct {
 	// follow it in the batch and must not run.
 	skip int
 
-	// snapGen counts snapshots taken; liveSnaps is how many are still being
-	// written out. Together they decide whether a map or an entry is shared
-	// with a snapshot and must be copied before a write.
+	// snapGen counts snapshots taken; liveSnaps is how many are still
+	// being written out. A slot table whose gen is behind snapGen may be
+	// shared with a snapshot.
 	snapGen   uint32
 	liveSnaps int
+	// snapSeq is seq when the latest snapshot was taken. A record whose
+	// version is above it was written since, so no snapshot shares it
+	// (see shared).
+	snapSeq uint64
+
+	// Scratch space of the writer, reused between commands.
+	scratch []byte
+	pairs   []pair
 }
 
-// New returns an empty store.
-func New() *Store { return &Store{} }
+// heapSet is every heap of a store not yet destroyed, the current one
+// last. It is apart from the Store so that a collected Store's heaps can be
+// handed back.
+type heapSet struct{ heaps []*heap }
+
+func (hs *heapSet) destroy() {
+	for _, h := range hs.heaps {
+		h.destroy()
+	}
+	hs.heaps = nil
+}
+
+// New returns an empty store. Its records live outside the Go heap; they
+// are handed back when the store is collected.
+func New() *Store {
+	h := newHeap()
+	s := &Store{heap: h, mem: &heapSet{heaps: []*heap{h}}, seed: maphash.MakeSeed()}
+	runtime.AddCleanup(s, (*heapSet).destroy, s.mem)
+	return s
+}
 
 // exec is the context one command runs in: the store and the time.
 type exec struct {
@@ -203,107 +204,209 @@ func (s *Store) Stats() Stats {
 	return Stats{Keys: s.keys, Expires: s.expires}
 }
 
-// lookup returns the live entry for key, or nil if it is missing or
-// expired at x.now. It never changes the store, so reads may use it.
-func (x *exec) lookup(key []byte) *entry {
-	e := x.s.slots[SlotOf(key)].m[string(key)]
-	if e == nil || e.expired(x.now) {
-		return nil
-	}
-	return e
+func (s *Store) hashKey(key []byte) uint64 { return maphash.Bytes(s.seed, key) }
+
+// find fills o with the record of key in slot, expired or not, and
+// reports whether there is one. Results go through o rather than being
+// returned: obj is large, and GET's path is short.
+func (s *Store) find(o *obj, slot int, hash uint64, key []byte) bool {
+	o.slot = slot
+	return findIn(o, s.heap, &s.slots[slot].t, hash, key)
 }
 
-// lookupWrite returns the live entry for key ready to be changed, removing
-// it first if it has expired. Only write handlers may call it.
-func (x *exec) lookupWrite(key []byte) *entry {
-	slot := SlotOf(key)
-	ks := &x.s.slots[slot]
-	e := ks.m[string(key)]
-	if e == nil {
-		return nil
-	}
-	if e.expired(x.now) {
-		x.s.remove(slot, key)
-		return nil
-	}
-	return x.s.ownEntry(slot, key, e)
-}
-
-// ownSlot makes the map of slot writable: if a live snapshot still holds
-// it, the map is copied first.
-func (s *Store) ownSlot(slot int) *keyspace {
-	ks := &s.slots[slot]
-	if ks.gen != s.snapGen {
-		if s.liveSnaps > 0 && ks.m != nil {
-			ks.m = maps.Clone(ks.m)
-		}
-		ks.gen = s.snapGen
-	}
-	if ks.m == nil {
-		ks.m = make(map[string]*entry)
-	}
-	return ks
-}
-
-// ownEntry makes e writable, copying it (and its hash) if a live snapshot
-// may still read it, and returns the entry to change. The copy's string
-// has no spare capacity, so that an APPEND to it reallocates instead of
-// writing into the array the snapshot's entry shares.
-func (s *Store) ownEntry(slot int, key []byte, e *entry) *entry {
-	if e.gen == s.snapGen {
-		return e
-	}
-	ks := s.ownSlot(slot)
-	if s.liveSnaps == 0 {
-		e.gen = s.snapGen
-		return e
-	}
-	c := *e
-	c.gen = s.snapGen
-	c.str = capped(e.str)
-	if e.hash != nil {
-		c.hash = maps.Clone(e.hash)
-	}
-	ks.m[string(key)] = &c
-	return &c
-}
-
-// insert stores a new entry for key, replacing any previous one, and
-// stamps it as changed by the running command.
-func (x *exec) insert(key []byte, e *entry) {
-	s := x.s
-	slot := SlotOf(key)
-	ks := s.ownSlot(slot)
-	e.gen = s.snapGen
-	x.changed(e)
-	if old, ok := ks.m[string(key)]; ok {
-		if old.expireAt != 0 {
-			s.expires--
-		}
-	} else {
-		s.keys++
-	}
-	if e.expireAt != 0 {
-		s.expires++
-	}
-	ks.m[string(key)] = e
-}
-
-// remove deletes key from slot and reports whether it was present. A
-// removal is a change: it stamps the slot's deleteSeq.
-func (s *Store) remove(slot int, key []byte) bool {
-	e, ok := s.slots[slot].m[string(key)]
-	if !ok {
+// findIn fills o with the record of key in the table t over the heap h.
+func findIn(o *obj, h *heap, t *table, hash uint64, key []byte) bool {
+	o.hash, o.pos = hash, -1
+	if t.n == 0 {
 		return false
 	}
-	ks := s.ownSlot(slot)
-	delete(ks.m, string(key))
-	s.keys--
-	if e.expireAt != 0 {
+	tag := tagOf(hash)
+	for i := t.home(tag); ; {
+		e := t.e[i]
+		if e == 0 {
+			return false
+		}
+		if e>>tagShift == tag {
+			ref := e & refMask
+			b := h.bytes(ref)
+			klen, j := uvarintAt(b, recFixed)
+			_, j = uvarintAt(b, j)
+			if b[recFlags]&recTTL != 0 {
+				j += 8
+			}
+			if string(b[j:j+klen]) == string(key) {
+				o.decode(b)
+				o.ref, o.pos = ref, i
+				return true
+			}
+		}
+		if i++; i == len(t.e) {
+			i = 0
+		}
+	}
+}
+
+// lookup returns the live record of key, or false if it is missing or
+// expired at x.now. It never changes the store, so reads may use it.
+func (x *exec) lookup(key []byte) (o obj, ok bool) {
+	ok = x.s.findLive(&o, key, x.now)
+	return o, ok
+}
+
+func (s *Store) findLive(o *obj, key []byte, now int64) bool {
+	return s.find(o, SlotOf(key), s.hashKey(key), key) && !o.expired(now)
+}
+
+// lookupWrite returns the live record of key for a write, removing it
+// first if it has expired. When the key is absent, the returned obj still
+// carries its slot and hash (and pos -1) for put to create it. Only write
+// handlers may call it.
+func (x *exec) lookupWrite(key []byte) (o obj, ok bool) {
+	ok = x.findWrite(&o, key)
+	return o, ok
+}
+
+func (x *exec) findWrite(o *obj, key []byte) bool {
+	if !x.s.find(o, SlotOf(key), x.s.hashKey(key), key) {
+		return false
+	}
+	if o.expired(x.now) {
+		x.s.remove(o)
+		return false
+	}
+	return true
+}
+
+// shared reports whether a live snapshot may read a record of the given
+// version: every record written since the latest snapshot has a higher
+// version than snapSeq (writes stamp seq+1 and up).
+func (s *Store) shared(version uint64) bool { return s.liveSnaps > 0 && version <= s.snapSeq }
+
+// ownSlot makes the table of slot writable: if a live snapshot may still
+// hold its entries, they are copied first.
+func (s *Store) ownSlot(slot int) *table {
+	st := &s.slots[slot]
+	if st.gen != s.snapGen {
+		if s.liveSnaps > 0 && st.t.e != nil {
+			st.t = st.t.clone()
+		}
+		st.gen = s.snapGen
+	}
+	return &st.t
+}
+
+// put stores key's record with the given metadata and value (the parts
+// concatenated), stamped as changed by the running command: it replaces o
+// when o is present (o.pos >= 0), else creates the key in o's slot. The
+// record is rewritten in place when no snapshot shares it and the chunk
+// keeps its size class; otherwise it takes a new chunk and the old one is
+// released. key and the parts must not alias o's record (callers copy
+// such values to scratch first). On return o describes the new record.
+func (x *exec) put(o *obj, key []byte, enc encoding, expireAt int64, parts ...[]byte) {
+	s := x.s
+	vlen := 0
+	for _, p := range parts {
+		vlen += len(p)
+	}
+	n := recordLen(len(key), vlen, expireAt != 0)
+	m := recMeta{enc: enc, expireAt: expireAt, version: s.stamp(), lastWrite: uint32(x.now / 1000)}
+	if o.pos < 0 {
+		ref, b := s.heap.alloc(n)
+		writeRecord(b, m, key, vlen, parts...)
+		t := s.ownSlot(o.slot)
+		o.pos = t.insert(o.hash, ref)
+		s.keys++
+		if expireAt != 0 {
+			s.expires++
+		}
+		o.ref = ref
+		x.redecode(o)
+		return
+	}
+	wasShared := s.shared(o.version())
+	if o.expireAt != 0 {
 		s.expires--
 	}
-	s.deleteSeq[slot] = s.stamp()
-	return true
+	if expireAt != 0 {
+		s.expires++
+	}
+	if !wasShared && s.heap.fitsInPlace(o.ref, n) {
+		writeRecord(s.heap.bytes(o.ref), m, key, vlen, parts...)
+		x.redecode(o)
+		return
+	}
+	ref, b := s.heap.alloc(n)
+	writeRecord(b, m, key, vlen, parts...)
+	t := s.ownSlot(o.slot)
+	o.pos = s.position(t, o)
+	s.heap.release(o.ref, wasShared)
+	t.setRef(o.pos, ref)
+	o.ref = ref
+	x.redecode(o)
+}
+
+// redecode refreshes o from its chunk after a write.
+func (x *exec) redecode(o *obj) { o.decode(x.s.heap.bytes(o.ref)) }
+
+// touch stamps the live record o as changed by the running command,
+// keeping its value.
+func (x *exec) touch(o *obj, key []byte) {
+	x.rewrite(o, key, o.enc, o.expireAt)
+}
+
+// rewrite writes o again with new metadata, keeping its value.
+func (x *exec) rewrite(o *obj, key []byte, enc encoding, expireAt int64) {
+	s := x.s
+	if !s.shared(o.version()) && (o.expireAt != 0) == (expireAt != 0) {
+		// Same layout: change the header in place.
+		m := recMeta{enc: enc, expireAt: expireAt, version: s.stamp(), lastWrite: uint32(x.now / 1000)}
+		writeHeader(o.rec, m)
+		x.redecode(o)
+		return
+	}
+	x.put(o, key, enc, expireAt, x.scratchCopy(o.val()))
+}
+
+// scratchCopy copies b to the writer's scratch space, for a value that
+// must survive its record being rewritten. The copy is valid until the
+// next scratchCopy.
+func (x *exec) scratchCopy(b []byte) []byte {
+	x.s.scratch = append(x.s.scratch[:0], b...)
+	return x.s.scratch
+}
+
+// remove deletes the record o (present) and its large hash, if any. A
+// removal is a change: it stamps the slot's deleteSeq. Positions held in
+// the slot's table are invalid afterwards.
+func (s *Store) remove(o *obj) {
+	if o.enc == encHashtable {
+		s.bigFree(bigID(o), s.bigOf(o))
+	}
+	s.heap.release(o.ref, s.shared(o.version()))
+	s.removeEntry(o)
+}
+
+// removeEntry takes o out of its slot's table, whose chunk the caller has
+// released.
+func (s *Store) removeEntry(o *obj) {
+	t := s.ownSlot(o.slot)
+	t.remove(s.position(t, o))
+	s.keys--
+	if o.expireAt != 0 {
+		s.expires--
+	}
+	s.deleteSeq[o.slot] = s.stamp()
+	o.pos = -1
+}
+
+// position returns where o's entry is in t, its slot's table: o.pos,
+// unless a removal in the table has moved it since o was looked up.
+func (s *Store) position(t *table, o *obj) int {
+	i := t.locate(o.hash, o.ref, o.pos)
+	if i < 0 {
+		panic("store: a record's table entry is missing") // an invariant, not input
+	}
+	return i
 }
 
 // stamp returns the seq number of the running write command, taking a new
@@ -314,22 +417,6 @@ func (s *Store) stamp() uint64 {
 		s.stamped = true
 	}
 	return s.seq
-}
-
-// changed records that the running command changed the owned entry e.
-func (x *exec) changed(e *entry) {
-	e.version = x.s.stamp()
-	e.lastWrite = uint32(x.now / 1000)
-}
-
-// setExpire changes the TTL of an owned entry, keeping the counts right.
-func (s *Store) setExpire(e *entry, at int64) {
-	if e.expireAt == 0 && at != 0 {
-		s.expires++
-	} else if e.expireAt != 0 && at == 0 {
-		s.expires--
-	}
-	e.expireAt = at
 }
 
 // Flush removes every key, as FLUSHALL does.
@@ -345,21 +432,75 @@ func (s *Store) Flush() {
 // nothing, as Redis's FLUSHALL touches only the watched keys that existed.
 func (s *Store) flushLocked() {
 	for i := range s.slots {
-		if len(s.slots[i].m) > 0 {
+		if s.slots[i].t.n > 0 {
 			s.deleteSeq[i] = s.stamp()
 		}
-		s.slots[i] = keyspace{gen: s.snapGen}
+		s.slots[i] = slotTable{gen: s.snapGen}
 	}
+	s.replaceHeap(newHeap())
 	s.keys = 0
 	s.expires = 0
 }
 
-// clone returns a copy of b that no other slice shares, so that APPEND on
-// either never writes into the other's spare capacity.
-func clone(b []byte) []byte {
-	return append(make([]byte, 0, len(b)), b...)
+// replaceHeap makes h the store's heap. The old one is destroyed now, or
+// with the last live snapshot, which may still read it.
+func (s *Store) replaceHeap(h *heap) {
+	if s.liveSnaps == 0 {
+		s.heap.destroy()
+		s.mem.heaps = s.mem.heaps[:0]
+	}
+	s.heap = h
+	s.mem.heaps = append(s.mem.heaps, h)
 }
 
-// capped returns b without its spare capacity, for a second owner of the
-// same bytes: an append through either then reallocates.
-func capped(b []byte) []byte { return b[:len(b):len(b)] }
+// snapshotsReleased runs when the last live snapshot is released: the
+// chunks and heaps kept for the snapshots are freed.
+func (s *Store) snapshotsReleased() {
+	for _, h := range s.mem.heaps[:len(s.mem.heaps)-1] {
+		h.destroy()
+	}
+	s.mem.heaps = append(s.mem.heaps[:0], s.heap)
+	s.heap.flushPending()
+}
+
+// bulkCopy is a bulk reply holding a copy of b. A reply must not alias a
+// class chunk: once the lock is released, the next write may rewrite it
+// in place or reuse it (see DESIGN.md, "Replies").
+func bulkCopy(b []byte) resp.Reply {
+	return resp.Reply{Kind: resp.KindBulk, Str: append(make([]byte, 0, len(b)), b...)}
+}
+
+// bulkValue is a bulk reply of stored bytes b: a copy, or, when b is in a
+// large chunk, b itself. A large chunk's bytes are never rewritten up to
+// its record's length and the chunk is never reused (heap.fitsInPlace,
+// heap.free), so a reply may hold them after the lock is released, as it
+// may hold a string the old store kept, without a copy of a value that may
+// be hundreds of megabytes.
+func bulkValue(b []byte, large bool) resp.Reply {
+	if large {
+		return resp.Reply{Kind: resp.KindBulk, Str: b[:len(b):len(b)]}
+	}
+	return bulkCopy(b)
+}
+
+func (o *obj) large() bool { return o.ref&refLarge != 0 }
+
+// replyBuf copies the stored bytes of a multi-element reply into one
+// allocation.
+type replyBuf struct{ b []byte }
+
+func newReplyBuf(size int) replyBuf { return replyBuf{b: make([]byte, 0, size)} }
+
+func (r *replyBuf) bulk(v []byte) resp.Reply {
+	start := len(r.b)
+	r.b = append(r.b, v...)
+	return resp.Reply{Kind: resp.KindBulk, Str: r.b[start:len(r.b):len(r.b)]}
+}
+
+// value is bulkValue through the buffer.
+func (r *replyBuf) value(v []byte, large bool) resp.Reply {
+	if large {
+		return bulkValue(v, true)
+	}
+	return r.bulk(v)
+}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/binary"
 	"math"
 
 	"github.com/raftcache/raftcache/resp"
@@ -29,32 +30,25 @@ func init() {
 // APPEND and SETRANGE may build.
 const maxBulkLen = 512 << 20
 
-// stringRead returns the string at key for reading: nil and no error when
-// the key is missing, WRONGTYPE when it holds a hash.
-func (x *exec) stringRead(key []byte) (*entry, *resp.Error) {
-	e := x.lookup(key)
-	if e != nil && e.isHash() {
-		return nil, resp.ErrWrongType
+// stringRead returns the string at key for reading: false and no error
+// when the key is missing, WRONGTYPE when it holds a hash.
+func (x *exec) stringRead(key []byte) (obj, bool, *resp.Error) {
+	o, ok := x.lookup(key)
+	if ok && o.isHash() {
+		return o, false, resp.ErrWrongType
 	}
-	return e, nil
-}
-
-// strReply is a bulk reply aliasing a stored string. It has no spare
-// capacity, so that nothing appended to the reply can reach the bytes a
-// later APPEND writes.
-func strReply(b []byte) resp.Reply {
-	return resp.Reply{Kind: resp.KindBulk, Str: b[:len(b):len(b)]}
+	return o, ok, nil
 }
 
 func cmdGet(x exec, a [][]byte) resp.Reply {
-	e := x.lookup(a[1])
-	if e == nil {
+	o, ok := x.lookup(a[1])
+	if !ok {
 		return resp.Null
 	}
-	if e.isHash() {
+	if o.isHash() {
 		return resp.ErrWrongType.Reply()
 	}
-	return strReply(e.str)
+	return bulkValue(o.val(), o.large())
 }
 
 // setFlags are the options of SET (and of GETEX, which shares its
@@ -161,18 +155,18 @@ func cmdSet(x exec, a [][]byte) resp.Reply {
 
 // set stores value at key under the SET options f and returns SET's reply.
 func (x *exec) set(key, value []byte, f setFlags) resp.Reply {
-	old := x.lookupWrite(key)
-	if f.get && old != nil && old.isHash() {
+	old, found := x.lookupWrite(key)
+	if f.get && found && old.isHash() {
 		return resp.ErrWrongType.Reply()
 	}
 	reply := resp.OK
 	if f.get {
 		reply = resp.Null
-		if old != nil {
-			reply = strReply(old.str)
+		if found {
+			reply = bulkValue(old.val(), old.large())
 		}
 	}
-	if (f.nx && old != nil) || (f.xx && old == nil) {
+	if (f.nx && found) || (f.xx && !found) {
 		if f.get {
 			return reply
 		}
@@ -180,7 +174,7 @@ func (x *exec) set(key, value []byte, f setFlags) resp.Reply {
 	}
 	var expireAt int64
 	switch {
-	case f.keepTTL && old != nil:
+	case f.keepTTL && found:
 		expireAt = old.expireAt
 	case f.expireAt != 0:
 		expireAt = f.expireAt
@@ -188,21 +182,15 @@ func (x *exec) set(key, value []byte, f setFlags) resp.Reply {
 	if expireAt != 0 && expireAt <= x.now {
 		// An absolute time already past: Redis stores the key expired,
 		// which is the same as not storing it.
-		if old != nil {
-			x.s.remove(SlotOf(key), key)
+		if found {
+			x.s.remove(&old)
 		}
 		return reply
 	}
-	if old != nil {
-		// old is owned (lookupWrite copied it if a snapshot holds it), so
-		// it can take the new value in place, which spares the entry and
-		// the key's allocations. Its old bytes stay as they were.
-		old.str, old.hash, old.enc = clone(value), nil, strEncoding(value)
-		x.s.setExpire(old, expireAt)
-		x.changed(old)
-		return reply
+	if found && old.enc == encHashtable {
+		x.s.bigFree(bigID(&old), x.s.bigOf(&old)) // its fields go with it
 	}
-	x.insert(key, &entry{str: clone(value), expireAt: expireAt, enc: strEncoding(value)})
+	x.put(&old, key, strEncoding(value), expireAt, value)
 	return reply
 }
 
@@ -225,15 +213,16 @@ func cmdGetSet(x exec, a [][]byte) resp.Reply {
 }
 
 func cmdGetDel(x exec, a [][]byte) resp.Reply {
-	e := x.lookupWrite(a[1])
-	if e == nil {
+	o, ok := x.lookupWrite(a[1])
+	if !ok {
 		return resp.Null
 	}
-	if e.isHash() {
+	if o.isHash() {
 		return resp.ErrWrongType.Reply()
 	}
-	x.s.remove(SlotOf(a[1]), a[1])
-	return strReply(e.str)
+	reply := bulkValue(o.val(), o.large())
+	x.s.remove(&o)
+	return reply
 }
 
 // cmdGetEx follows Redis's order: the grammar, then the key (missing is a
@@ -244,14 +233,14 @@ func cmdGetEx(x exec, a [][]byte) resp.Reply {
 		return err.Reply()
 	}
 	key := a[1]
-	e := x.lookupWrite(key)
-	if e == nil {
+	o, ok := x.lookupWrite(key)
+	if !ok {
 		return resp.Null
 	}
-	if e.isHash() {
+	if o.isHash() {
 		return resp.ErrWrongType.Reply()
 	}
-	reply := strReply(e.str)
+	reply := bulkValue(o.val(), o.large())
 	switch {
 	case unit != 0:
 		at, err := x.expireArg("getex", unit, val)
@@ -259,24 +248,35 @@ func cmdGetEx(x exec, a [][]byte) resp.Reply {
 			return err.Reply()
 		}
 		if at <= x.now {
-			x.s.remove(SlotOf(key), key)
+			x.s.remove(&o)
 			return reply
 		}
-		x.s.setExpire(e, at)
-		x.changed(e)
-	case f.persist && e.expireAt != 0:
-		x.s.setExpire(e, 0)
-		x.changed(e)
+		x.rewrite(&o, key, o.enc, at)
+	case f.persist && o.expireAt != 0:
+		x.rewrite(&o, key, o.enc, 0)
 	}
 	return reply
 }
 
 func cmdMGet(x exec, a [][]byte) resp.Reply {
 	elems := make([]resp.Reply, len(a)-1)
+	small := make([][]byte, len(elems)) // values to copy, nil for none
+	size := 0
 	for i, key := range a[1:] {
 		elems[i] = resp.Null
-		if e := x.lookup(key); e != nil && !e.isHash() {
-			elems[i] = strReply(e.str)
+		if o, ok := x.lookup(key); ok && !o.isHash() {
+			if o.large() {
+				elems[i] = bulkValue(o.val(), true)
+			} else {
+				small[i] = o.val()
+				size += len(small[i])
+			}
+		}
+	}
+	buf := newReplyBuf(size)
+	for i, v := range small {
+		if v != nil {
+			elems[i] = buf.bulk(v)
 		}
 	}
 	return resp.Reply{Kind: resp.KindArray, Elems: elems}
@@ -297,7 +297,7 @@ func cmdMSetNX(x exec, a [][]byte) resp.Reply {
 		return resp.ErrWrongArgs(string(a[0])).Reply()
 	}
 	for i := 1; i < len(a); i += 2 {
-		if x.lookup(a[i]) != nil {
+		if _, ok := x.lookup(a[i]); ok {
 			return resp.Zero
 		}
 	}
@@ -307,39 +307,70 @@ func cmdMSetNX(x exec, a [][]byte) resp.Reply {
 	return resp.One
 }
 
-// cmdAppend appends in place when the string has spare capacity: the new
-// bytes land past the length of every slice handed out before (replies,
-// a snapshot's copy, which ownEntry and COPY cap), so none of them
-// changes. Like Redis, an appended string is raw, even after appending
-// nothing.
+// cmdAppend builds the longer string in a new chunk, or in place when no
+// snapshot shares the record and its chunk has room. Like Redis, an
+// appended string is raw, even after appending nothing.
 func cmdAppend(x exec, a [][]byte) resp.Reply {
 	key, val := a[1], a[2]
-	e := x.lookupWrite(key)
-	if e == nil {
-		x.insert(key, &entry{str: clone(val), enc: strEncoding(val)})
+	o, ok := x.lookupWrite(key)
+	if !ok {
+		x.put(&o, key, strEncoding(val), 0, val)
 		return resp.Int(int64(len(val)))
 	}
-	if e.isHash() {
+	if o.isHash() {
 		return resp.ErrWrongType.Reply()
 	}
-	if len(e.str)+len(val) > maxBulkLen {
+	old := o.val()
+	if len(old)+len(val) > maxBulkLen {
 		return resp.ErrStringTooLong.Reply()
 	}
-	e.str = append(e.str, val...)
-	e.enc = encRaw
-	x.changed(e)
-	return resp.Int(int64(len(e.str)))
+	if x.appendInPlace(&o, val) {
+		return resp.Int(int64(len(o.val())))
+	}
+	total := len(old) + len(val)
+	x.s.scratch = append(append(x.s.scratch[:0], old...), val...)
+	x.put(&o, key, encRaw, o.expireAt, x.s.scratch)
+	return resp.Int(int64(total))
+}
+
+// appendInPlace appends val to the owned string o when its chunk can take
+// it and the header keeps its layout, so that a string built by many
+// APPENDs is not copied each time (a large chunk grows as a Go slice does,
+// by a factor).
+func (x *exec) appendInPlace(o *obj, val []byte) bool {
+	s := x.s
+	oldLen := len(o.val())
+	newLen := oldLen + len(val)
+	if s.shared(o.version()) || uvarintLen(oldLen) != uvarintLen(newLen) {
+		return false
+	}
+	n := len(o.rec) + len(val)
+	var b []byte
+	switch {
+	case o.ref&refLarge != 0:
+		b = s.heap.growLarge(o.ref, n)
+	case n <= s.heap.chunkSize(o.ref):
+		b = s.heap.bytes(o.ref)
+	default:
+		return false
+	}
+	copy(b[len(o.rec):n], val)
+	_, i := uvarintAt(b, recFixed)
+	binary.PutUvarint(b[i:], uint64(newLen))
+	writeHeader(b, recMeta{enc: encRaw, expireAt: o.expireAt, version: s.stamp(), lastWrite: uint32(x.now / 1000)})
+	x.redecode(o)
+	return true
 }
 
 func cmdStrlen(x exec, a [][]byte) resp.Reply {
-	e, err := x.stringRead(a[1])
+	o, ok, err := x.stringRead(a[1])
 	if err != nil {
 		return err.Reply()
 	}
-	if e == nil {
+	if !ok {
 		return resp.Zero
 	}
-	return resp.Int(int64(len(e.str)))
+	return resp.Int(int64(len(o.val())))
 }
 
 // cmdGetRange serves GETRANGE and SUBSTR with Redis 7's index rules: both
@@ -350,15 +381,16 @@ func cmdGetRange(x exec, a [][]byte) resp.Reply {
 	if !ok1 || !ok2 {
 		return resp.ErrNotInteger.Reply()
 	}
-	e, err := x.stringRead(a[1])
+	o, ok, err := x.stringRead(a[1])
 	if err != nil {
 		return err.Reply()
 	}
 	empty := resp.Reply{Kind: resp.KindBulk, Str: []byte{}}
-	if e == nil {
+	if !ok {
 		return empty
 	}
-	n := int64(len(e.str))
+	v := o.val()
+	n := int64(len(v))
 	if start < 0 && end < 0 && start > end {
 		return empty
 	}
@@ -375,11 +407,10 @@ func cmdGetRange(x exec, a [][]byte) resp.Reply {
 	if start > end || n == 0 {
 		return empty
 	}
-	return resp.Reply{Kind: resp.KindBulk, Str: e.str[start : end+1 : end+1]}
+	return bulkValue(v[start:end+1], o.large())
 }
 
-// cmdSetRange writes a fresh string (a stored one is never changed in
-// place), zero-padded as Redis pads it.
+// cmdSetRange writes the changed string, zero-padded as Redis pads it.
 func cmdSetRange(x exec, a [][]byte) resp.Reply {
 	key, val := a[1], a[3]
 	off, ok := resp.ParseInt(a[2])
@@ -389,31 +420,29 @@ func cmdSetRange(x exec, a [][]byte) resp.Reply {
 	if off < 0 {
 		return resp.ErrOutOfRange.Reply()
 	}
-	e := x.lookupWrite(key)
-	if e != nil && e.isHash() {
+	o, found := x.lookupWrite(key)
+	if found && o.isHash() {
 		return resp.ErrWrongType.Reply()
 	}
 	if len(val) == 0 {
-		if e == nil {
+		if !found {
 			return resp.Zero
 		}
-		return resp.Int(int64(len(e.str)))
+		return resp.Int(int64(len(o.val())))
 	}
 	if off > maxBulkLen-int64(len(val)) {
 		return resp.ErrStringTooLong.Reply()
 	}
 	var old []byte
-	if e != nil {
-		old = e.str
+	var expireAt int64
+	if found {
+		old, expireAt = o.val(), o.expireAt
 	}
-	buf := make([]byte, max(int64(len(old)), off+int64(len(val))))
-	copy(buf, old)
+	size := max(int64(len(old)), off+int64(len(val)))
+	buf := append(x.s.scratch[:0], old...)
+	buf = append(buf, make([]byte, size-int64(len(old)))...)
 	copy(buf[off:], val)
-	if e == nil {
-		x.insert(key, &entry{str: buf, enc: encRaw})
-	} else {
-		e.str, e.enc = buf, encRaw
-		x.changed(e)
-	}
-	return resp.Int(int64(len(buf)))
+	x.s.scratch = buf
+	x.put(&o, key, encRaw, expireAt, buf)
+	return resp.Int(size)
 }

@@ -97,8 +97,8 @@ func cmdVersion(x exec, a [][]byte) resp.Reply {
 	seq := resp.Int(int64(x.s.seq))
 	for i, key := range a[1:] {
 		var v int64
-		if e := x.lookup(key); e != nil {
-			v = int64(e.version)
+		if o, ok := x.lookup(key); ok {
+			v = int64(o.version())
 		}
 		elems[i] = resp.Array(resp.Int(v), seq)
 	}
@@ -127,12 +127,12 @@ func cmdTx(x exec, a [][]byte) resp.Reply {
 			x.s.skip = int(n)
 			return resp.ErrInternalArgs(CmdTx).Reply()
 		}
-		e := x.lookup(key)
+		o, present := x.lookup(key)
 		switch {
 		case version != 0:
-			unchanged = unchanged && e != nil && e.version == version
+			unchanged = unchanged && present && o.version() == version
 		default:
-			unchanged = unchanged && e == nil && x.s.deleteSeq[SlotOf(key)] <= seq
+			unchanged = unchanged && !present && x.s.deleteSeq[SlotOf(key)] <= seq
 		}
 	}
 	if !unchanged {

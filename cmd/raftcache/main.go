@@ -22,8 +22,10 @@ import (
 	"github.com/raftcache/raftcache/cluster"
 	"github.com/raftcache/raftcache/cluster/wal"
 	"github.com/raftcache/raftcache/config"
+	"github.com/raftcache/raftcache/gctune"
 	"github.com/raftcache/raftcache/metrics"
 	"github.com/raftcache/raftcache/server"
+	"github.com/raftcache/raftcache/store"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -99,7 +101,7 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.Uint64Var(&o.snapshotThreshold, "snapshot-threshold", cluster.DefaultSnapshotThreshold, "log entries between automatic snapshots of a shard")
 	fs.DurationVar(&o.snapshotInterval, "snapshot-interval", cluster.DefaultSnapshotInterval, "how often to check whether a shard needs a snapshot")
 	fs.StringVar(&o.pprof, "pprof", "", "serve Go's pprof profiles over HTTP on this address (e.g. 127.0.0.1:6060); empty: off")
-	fs.IntVar(&o.gcPercent, "gc-percent", 50, "Go GC target: heap growth between collections, in percent of the live heap (lower: less memory, more CPU); the GOGC environment variable overrides it")
+	fs.IntVar(&o.gcPercent, "gc-percent", 0, "Go GC target fixed at this percent of the live heap (lower: less memory, more CPU); 0: adaptive (see package gctune); the GOGC environment variable overrides it")
 	fs.BoolVar(&o.join, "join", false, "start a new node that waits to be added to a running cluster with CLUSTER MEET instead of bootstrapping (first start only)")
 	fs.BoolVar(&o.balanceLeaders, "balance-leaders", true, "move each shard's leadership to its preferred node (round robin by node ID) when the cluster is healthy")
 	fs.Int64Var(&o.snapshotBytes, "snapshot-bytes", cluster.DefaultSnapshotBytes, "bytes of log entries applied between automatic snapshots of a shard (bounds the log on disk; -1: off)")
@@ -364,12 +366,19 @@ func run(args []string) error {
 			return err
 		}
 	}
-	if os.Getenv("GOGC") == "" {
-		// A cache's heap is mostly long-lived keys: collecting at half the
-		// live heap instead of Go's default of all of it keeps the resident
-		// set near the data at a small CPU cost (reads do not allocate).
-		debug.SetGCPercent(o.gcPercent)
+	// The keyspace lives outside the Go heap; the tuner sets the
+	// collector from the heap's live size and allocation rate, and keeps
+	// a GOMEMLIMIT for the whole process (see package gctune).
+	gc := gctune.Config{Percent: o.gcPercent, OffHeap: store.OffHeapBytes}
+	if os.Getenv("GOGC") != "" {
+		gc.Percent = -1
 	}
+	if os.Getenv("GOMEMLIMIT") != "" {
+		gc.Limit = debug.SetMemoryLimit(-1) // as the runtime parsed it
+	}
+	tuneCtx, stopTuning := context.WithCancel(context.Background())
+	defer stopTuning()
+	go gctune.Run(tuneCtx, gc)
 	log, level, err := newLogger(o.logLevel, o.logFormat)
 	if err != nil {
 		return err

@@ -21,8 +21,11 @@ type result struct {
 	rps      float64 // requests per second
 	p50, p99 float64 // latency in ms; NaN when redis-benchmark printed none (before 7.0)
 	requests int     // redis-benchmark -n
-	err      string  // why it failed; "" when it did not
-	note     string  // e.g. how many of several rounds failed
+	// gcShare is the Go GC's share of the CPU the raftcache node at the
+	// target's address used during the run; NaN for Redis or unknown.
+	gcShare float64
+	err     string // why it failed; "" when it did not
+	note    string // e.g. how many of several rounds failed
 }
 
 // seconds is how long the run took by redis-benchmark's clock.
@@ -108,8 +111,13 @@ func (h *harness) runBenchmark(ctx context.Context, t *target, test string, pipe
 	cmd := exec.CommandContext(rctx, h.tools.redisBenchmark, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	gcBefore, cpuBefore, gcOK := gcSample(t)
 	start := time.Now()
 	err := cmd.Run()
+	gcShare := math.NaN()
+	if gcAfter, cpuAfter, ok := gcSample(t); ok && gcOK && cpuAfter > cpuBefore {
+		gcShare = (gcAfter - gcBefore) / (cpuAfter - cpuBefore)
+	}
 	h.rawf("### %s: redis-benchmark %s (%v, %v)\n%s%s\n", t.id, strings.Join(args, " "),
 		time.Since(start).Round(time.Millisecond), err, stdout.String(), stderr.String())
 	if ctx.Err() != nil {
@@ -131,7 +139,28 @@ func (h *harness) runBenchmark(ctx context.Context, t *target, test string, pipe
 		return result{err: reason}
 	}
 	r.requests = requests
+	r.gcShare = gcShare
 	return r
+}
+
+// gcSample reads, from a raftcache target's INFO, the CPU seconds its Go
+// GC has used (runtime/metrics' estimate) and the process's CPU seconds.
+func gcSample(t *target) (gc, cpu float64, ok bool) {
+	if !strings.HasPrefix(t.id, "raftcache") || t.addr == "" {
+		return 0, 0, false
+	}
+	info, err := command(t.addr, "INFO", "memory", "cpu")
+	if err != nil {
+		return 0, 0, false
+	}
+	f := infoFields(info)
+	var v [3]float64
+	for i, name := range []string{"go_gc_cpu_seconds", "used_cpu_user", "used_cpu_sys"} {
+		if v[i], err = strconv.ParseFloat(f[name], 64); err != nil {
+			return 0, 0, false
+		}
+	}
+	return v[0], v[1] + v[2], true
 }
 
 // parseCSV reads redis-benchmark --csv output into test name → result.
@@ -260,6 +289,7 @@ func summarize(runs []result) result {
 		rps:      pick(func(r result) float64 { return r.rps }),
 		p50:      pick(func(r result) float64 { return r.p50 }),
 		p99:      pick(func(r result) float64 { return r.p99 }),
+		gcShare:  pick(func(r result) float64 { return r.gcShare }),
 	}
 	if len(failed) > 0 {
 		out.note = fmt.Sprintf("%d of %d rounds failed: %s", len(failed), len(runs), failed[0].err)

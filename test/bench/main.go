@@ -25,6 +25,8 @@ type config struct {
 	rounds        int
 	memKeys       int
 	valueSize     int
+	memHashes     int // hashes loaded for the second memory comparison
+	hashFields    int
 	loadStreams   int
 	runTimeout    time.Duration
 	minRun        time.Duration // see harness.measure
@@ -65,6 +67,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.rounds, "rounds", 1, "times every test is run against every target (the report shows medians)")
 	fs.IntVar(&c.memKeys, "mem-keys", 1000000, "keys loaded for the memory comparison (0: skip it)")
 	fs.IntVar(&c.valueSize, "value-size", 100, "bytes per value in the memory comparison")
+	fs.IntVar(&c.memHashes, "mem-hashes", 100000, "hashes loaded for the memory comparison of hashes (0: skip it)")
+	fs.IntVar(&c.hashFields, "hash-fields", 20, "fields per hash, of 10-30 bytes, in the memory comparison of hashes")
 	fs.IntVar(&c.loadStreams, "load-streams", 50, "concurrent redis-cli --pipe processes loading the keys of the memory comparison")
 	fs.DurationVar(&c.runTimeout, "run-timeout", 3*time.Minute, "longest one redis-benchmark run may take before it counts as failed")
 	fs.DurationVar(&c.minRun, "min-run", time.Second, "shortest run: a shorter one is repeated with proportionally more requests (0: never)")
@@ -98,6 +102,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		if !set["mem-keys"] {
 			c.memKeys = 20000
 		}
+		if !set["mem-hashes"] {
+			c.memHashes = 2000
+		}
 		if !set["min-run"] {
 			c.minRun = 250 * time.Millisecond
 		}
@@ -125,8 +132,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, errors.New("-requests must be at least 1")
 	case c.clients < 1 || c.keyspace < 1 || c.rounds < 1:
 		return c, errors.New("-clients, -keyspace and -rounds must be at least 1")
-	case c.memKeys < 0 || c.valueSize < 1 || c.loadStreams < 1:
-		return c, errors.New("-mem-keys must not be negative, -value-size and -load-streams must be at least 1")
+	case c.memKeys < 0 || c.memHashes < 0 || c.valueSize < 1 || c.hashFields < 1 || c.loadStreams < 1:
+		return c, errors.New("-mem-keys and -mem-hashes must not be negative, -value-size, -hash-fields and -load-streams must be at least 1")
 	case len(c.tests) == 0 || len(c.targets) == 0:
 		return c, errors.New("-tests and -targets must not be empty")
 	}

@@ -26,34 +26,61 @@ type memSample struct {
 	err                     string
 }
 
-// memoryResult is the memory comparison.
+// memoryResult is the memory comparison of one data set.
 type memoryResult struct {
-	keys, valueSize  int
+	data             dataset
 	streams          int // concurrent redis-cli --pipe
 	redis, raftcache memSample
 }
 
-// compareMemory loads the same keys into a fresh redis-server (no
+// dataset is what a memory comparison loads: keys strings of valueSize
+// bytes, or, with fields set, keys hashes of that many fields whose
+// values are 10 to 30 bytes.
+type dataset struct {
+	keys, valueSize, fields int
+}
+
+// String names the data set in the report.
+func (d dataset) String() string {
+	if d.fields > 0 {
+		return fmt.Sprintf("%s hashes of %d fields of 10-30 bytes", count(d.keys), d.fields)
+	}
+	return fmt.Sprintf("%s keys of %d bytes", count(d.keys), d.valueSize)
+}
+
+// writeCommands writes the commands that load keys [from, to).
+func (d dataset) writeCommands(w io.Writer, from, to int) error {
+	if d.fields > 0 {
+		return writeHashCommands(w, from, to, d.fields)
+	}
+	return writeSetCommands(w, from, to, d.valueSize)
+}
+
+// compareMemory loads the same data into a fresh redis-server (no
 // persistence) and a fresh one-node raftcache, one after the other, and
 // reads each one's resident memory.
-func (h *harness) compareMemory(ctx context.Context) *memoryResult {
-	m := &memoryResult{keys: h.cfg.memKeys, valueSize: h.cfg.valueSize, streams: min(h.cfg.loadStreams, h.cfg.memKeys)}
-	h.logf("memory: loading %d keys with %d-byte values into redis-server", m.keys, m.valueSize)
-	p, addr, err := h.startRedis(ctx, "mem-redis")
-	m.redis = h.loadAndMeasure(ctx, p, addr, err)
+func (h *harness) compareMemory(ctx context.Context, d dataset) *memoryResult {
+	m := &memoryResult{data: d, streams: min(h.cfg.loadStreams, d.keys)}
+	h.logf("memory: loading %s into redis-server", d)
+	name := "mem-strings"
+	if d.fields > 0 {
+		name = "mem-hashes"
+	}
+	p, addr, err := h.startRedis(ctx, name+"-redis")
+	m.redis = h.loadAndMeasure(ctx, p, addr, err, d)
 	h.logf("memory: redis-server %s", m.redis)
 	if p != nil {
 		h.fleet.stopGroup([]*process{p})
 	}
 
-	h.logf("memory: loading %d keys with %d-byte values into one raftcache node", m.keys, m.valueSize)
-	procs, addrs, _, err := h.startRaftcache(ctx, "mem-raftcache", 1)
+	h.logf("memory: loading %s into one raftcache node", d)
+	procs, addrs, _, err := h.startRaftcache(ctx, name+"-raftcache", 1)
 	var rp *process
 	var raddr string
 	if len(procs) > 0 {
 		rp, raddr = procs[0], addrs[0]
 	}
-	m.raftcache = h.loadAndMeasure(ctx, rp, raddr, err)
+	m.raftcache = h.loadAndMeasure(ctx, rp, raddr, err, d)
 	h.logf("memory: raftcache %s", m.raftcache)
 	h.fleet.stopGroup(procs)
 	return m
@@ -67,7 +94,7 @@ func (s memSample) String() string {
 		mib(s.afterLoad), mib(s.vmRSS), mib(s.rssAnon), mib(s.rssFile), s.load.Round(time.Millisecond))
 }
 
-func (h *harness) loadAndMeasure(ctx context.Context, p *process, addr string, startErr error) memSample {
+func (h *harness) loadAndMeasure(ctx context.Context, p *process, addr string, startErr error, d dataset) memSample {
 	if startErr != nil {
 		h.mu.Lock()
 		h.startFailed = true
@@ -75,7 +102,7 @@ func (h *harness) loadAndMeasure(ctx context.Context, p *process, addr string, s
 		return memSample{err: "start: " + startErr.Error()}
 	}
 	began := time.Now()
-	if err := h.pipeLoad(ctx, addr); err != nil {
+	if err := h.pipeLoad(ctx, addr, d); err != nil {
 		return memSample{err: err.Error()}
 	}
 	load := time.Since(began)
@@ -83,7 +110,7 @@ func (h *harness) loadAndMeasure(ctx context.Context, p *process, addr string, s
 	if err != nil {
 		return memSample{err: "DBSIZE: " + err.Error()}
 	}
-	if want := ":" + strconv.Itoa(h.cfg.memKeys) + "\r\n"; r != want {
+	if want := ":" + strconv.Itoa(d.keys) + "\r\n"; r != want {
 		return memSample{err: fmt.Sprintf("DBSIZE answered %q after the load, want %q", strings.TrimSpace(r), strings.TrimSpace(want))}
 	}
 	first, err := readStatus(p.pid())
@@ -165,14 +192,14 @@ func readStatus(pid int) (memSample, error) {
 // pipeLoad loads the keys through h.cfg.loadStreams concurrent `redis-cli
 // --pipe` processes, each given a contiguous range of the keys, and checks
 // that every command was answered without an error.
-func (h *harness) pipeLoad(ctx context.Context, addr string) error {
+func (h *harness) pipeLoad(ctx context.Context, addr string, d dataset) error {
 	lctx, cancel := context.WithTimeout(ctx, 15*time.Minute)
 	defer cancel()
-	streams := min(h.cfg.loadStreams, h.cfg.memKeys)
+	streams := min(h.cfg.loadStreams, d.keys)
 	errs := make(chan error, streams)
 	for i := range streams {
-		from, to := h.cfg.memKeys*i/streams, h.cfg.memKeys*(i+1)/streams
-		go func() { errs <- h.pipeRange(lctx, addr, from, to) }()
+		from, to := d.keys*i/streams, d.keys*(i+1)/streams
+		go func() { errs <- h.pipeRange(lctx, addr, from, to, d) }()
 	}
 	var first error
 	for range streams {
@@ -187,9 +214,9 @@ func (h *harness) pipeLoad(ctx context.Context, addr string) error {
 	return first
 }
 
-// pipeRange feeds the SET commands of keys [from, to) to one `redis-cli
+// pipeRange feeds the commands of keys [from, to) to one `redis-cli
 // --pipe`.
-func (h *harness) pipeRange(ctx context.Context, addr string, from, to int) error {
+func (h *harness) pipeRange(ctx context.Context, addr string, from, to int, d dataset) error {
 	host, port, _ := net.SplitHostPort(addr)
 	cmd := exec.CommandContext(ctx, h.tools.redisCli, "-h", host, "-p", port, "--pipe")
 	stdin, err := cmd.StdinPipe()
@@ -201,7 +228,7 @@ func (h *harness) pipeRange(ctx context.Context, addr string, from, to int) erro
 	if err := cmd.Start(); err != nil {
 		return err
 	}
-	werr := writeSetCommands(stdin, from, to, h.cfg.valueSize)
+	werr := d.writeCommands(stdin, from, to)
 	stdin.Close()
 	err = cmd.Wait()
 	h.rawf("### redis-cli --pipe of keys %d-%d into %s (%v)\n%s\n", from, to-1, addr, err, out.String())
@@ -239,6 +266,40 @@ func writeSetCommands(w io.Writer, from, to, valueSize int) error {
 		buf = append(buf, "\r\n"...)
 		buf = append(buf, val...)
 		buf = append(buf, "\r\n"...)
+		if _, err := bw.Write(buf); err != nil {
+			return err
+		}
+	}
+	return bw.Flush()
+}
+
+// writeHashCommands writes "HSET hash:<i> field:<f> <value> ..." in RESP
+// for every i in [from, to), fields fields each, the values 10 to 30 bytes
+// long and different from hash to hash.
+func writeHashCommands(w io.Writer, from, to, fields int) error {
+	bw := bufio.NewWriterSize(w, 1<<16)
+	var buf []byte
+	bulk := func(b []byte, s []byte) []byte {
+		b = append(b, '$')
+		b = strconv.AppendInt(b, int64(len(s)), 10)
+		b = append(b, "\r\n"...)
+		b = append(b, s...)
+		return append(b, "\r\n"...)
+	}
+	val := bytes.Repeat([]byte{'v'}, 30)
+	for i := from; i < to; i++ {
+		buf = append(buf[:0], '*')
+		buf = strconv.AppendInt(buf, int64(2+2*fields), 10)
+		buf = append(buf, "\r\n"...)
+		buf = bulk(buf, []byte("HSET"))
+		buf = bulk(buf, []byte("hash:"+strconv.Itoa(i)))
+		idx := strconv.Itoa(i)
+		for f := range fields {
+			buf = bulk(buf, []byte("field:"+strconv.Itoa(f)))
+			v := val[:10+(i+f)%21]
+			copy(v[max(0, len(v)-len(idx)):], idx)
+			buf = bulk(buf, v)
+		}
 		if _, err := bw.Write(buf); err != nil {
 			return err
 		}

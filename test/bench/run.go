@@ -123,8 +123,11 @@ func (h *harness) run(ctx context.Context) (*report, error) {
 	}
 	h.fleet.stopAll()
 
-	if h.cfg.memKeys > 0 {
-		rep.memory = h.compareMemory(ctx)
+	for _, d := range []dataset{{keys: h.cfg.memKeys, valueSize: h.cfg.valueSize}, {keys: h.cfg.memHashes, fields: h.cfg.hashFields}} {
+		if d.keys == 0 {
+			continue
+		}
+		rep.memory = append(rep.memory, h.compareMemory(ctx, d))
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
