@@ -10,6 +10,8 @@ var (
 	ErrCopyCrossDB       = NewError("ERR Copying to another database is not allowed in cluster mode")
 	ErrLFUNotSelected    = NewError("ERR An LFU maxmemory policy is not selected, access frequency not tracked. " +
 		"Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
+	ErrLFUSelected = NewError("ERR An LFU maxmemory policy is selected, idle time not tracked. " +
+		"Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
 	ErrLCSNotStrings = NewError("ERR The specified keys must contain string values")
 	ErrLCSLenAndIdx  = NewError("ERR If you want both the length and indexes, please just use IDX.")
 	ErrLCSMemory     = NewError("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len")

@@ -2,6 +2,7 @@ package store
 
 import (
 	"math"
+	"sync/atomic"
 
 	"github.com/raftcache/raftcache/resp"
 )
@@ -129,10 +130,9 @@ var objectHelp = []string{
 }
 
 // cmdObject serves OBJECT ENCODING, FREQ, IDLETIME, REFCOUNT and HELP.
-// IDLETIME counts from the key's last write: a read cannot change a
-// replicated store, so reads do not reset it as they do in Redis. FREQ
-// answers Redis's error for a server without an LFU maxmemory policy,
-// which raftcache never has.
+// FREQ and IDLETIME come from this replica's access data (evict.go): the
+// leader's, which serves the reads, counts them; as in Redis, FREQ needs an
+// LFU policy and IDLETIME any other.
 func cmdObject(x exec, a [][]byte) resp.Reply {
 	if len(a) < 2 {
 		return resp.ErrWrongArgs("object").Reply()
@@ -165,9 +165,16 @@ func cmdObject(x exec, a [][]byte) resp.Reply {
 	case resp.EqualFold(sub, "encoding"):
 		return resp.BulkString(encodingNames[o.enc])
 	case resp.EqualFold(sub, "freq"):
-		return resp.ErrLFUNotSelected.Reply()
+		p := x.s.accessParams()
+		if !p.Policy.LFU() {
+			return resp.ErrLFUNotSelected.Reply()
+		}
+		return resp.Int(int64(decayed(atomic.LoadUint32(accessWord(o.rec)), x.now, p)))
 	case resp.EqualFold(sub, "idletime"):
-		return resp.Int(max(0, x.now/1000-int64(o.lastWrite())))
+		if x.s.accessParams().Policy.LFU() {
+			return resp.ErrLFUSelected.Reply()
+		}
+		return resp.Int(idleSeconds(atomic.LoadUint32(accessWord(o.rec)), x.now))
 	default:
 		if o.enc == encIntShared {
 			return resp.Int(sharedRefcount)

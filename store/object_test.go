@@ -120,19 +120,21 @@ func objectHelpReply() resp.Reply {
 func TestObject(t *testing.T) { runScenarios(t, objectCases) }
 
 var objectTimeCases = []scenario{
-	{"OBJECT IDLETIME counts from the last write", []step{
+	{"OBJECT IDLETIME counts from the last access", []step{
 		{1000, "SET a 1", ok, nil},
 		{1999, "OBJECT IDLETIME a", n(0), nil},
 		{2000, "OBJECT IDLETIME a", n(1), nil},
 		{61500, "OBJECT IDLETIME a", n(60), nil},
-		{61500, "GET a", bulk("1"), nil}, // a read does not reset it
+		{61500, "TYPE a", simple("string"), nil}, // asks about the key: no access
 		{61500, "OBJECT IDLETIME a", n(60), nil},
-		{61500, "INCR a", n(2), nil},
-		{62400, "OBJECT IDLETIME a", n(1), nil}, // whole seconds, like Redis's LRU clock
+		{62500, "GET a", bulk("1"), nil}, // a read is an access
+		{63500, "OBJECT IDLETIME a", n(1), nil},
+		{63500, "INCR a", n(2), nil},
+		{63999, "OBJECT IDLETIME a", n(0), nil}, // whole seconds, like Redis's LRU clock
 		{70000, "EXPIRE a 100", n(1), nil},
 		{71000, "OBJECT IDLETIME a", n(1), nil},
-		{71000, "SET a 1 NX", null, nil}, // no write, no reset
-		{72000, "OBJECT IDLETIME a", n(2), nil},
+		{75000, "SET a 1 NX", null, nil}, // no write, but an access, as in Redis
+		{76000, "OBJECT IDLETIME a", n(1), nil},
 		{500, "OBJECT IDLETIME a", n(0), nil}, // a reader's clock behind
 	}},
 }

@@ -8,9 +8,9 @@ import (
 // A record is one key with its value and metadata, in one chunk of the
 // heap:
 //
-//	 0  access     uint32  reserved for eviction: a 24-bit LRU clock and an
-//	                       8-bit LFU counter, kept by the leader alone (not
-//	                       replicated, not snapshotted); 0 until then
+//	 0  access     uint32  the last access (24-bit clock of seconds) and an
+//	                       8-bit LFU counter, for eviction (evict.go); kept
+//	                       per replica: not replicated, not snapshotted
 //	 4  lastWrite  uint32  Unix seconds of the last command that changed it
 //	 8  version    uint64  the seq of that command (WATCH)
 //	16  flags      byte    encoding (low 4 bits), recTTL
@@ -105,12 +105,13 @@ type recMeta struct {
 	expireAt  int64
 	version   uint64
 	lastWrite uint32
+	access    uint32 // the access word (evict.go)
 }
 
 // writeRecord fills b (at least recordLen long) with a record and returns
 // its length. key and the parts of the value must not overlap b.
 func writeRecord(b []byte, m recMeta, key []byte, vlen int, parts ...[]byte) int {
-	binary.LittleEndian.PutUint32(b, 0)
+	binary.LittleEndian.PutUint32(b, m.access)
 	binary.LittleEndian.PutUint32(b[recLastWrite:], m.lastWrite)
 	binary.LittleEndian.PutUint64(b[recVersion:], m.version)
 	flags := byte(m.enc)

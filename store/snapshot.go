@@ -293,6 +293,9 @@ func (rs *restoring) entry(d *decoder, slot int) {
 		return
 	}
 	m.lastWrite = uint32(lastWrite)
+	// Access data is not in snapshots: a restored key counts as accessed
+	// at its last write.
+	m.access = newAccess(lastWrite * 1000)
 	var str []byte
 	var bh *bigHash
 	switch {

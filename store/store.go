@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/raftcache/raftcache/resp"
 )
@@ -63,6 +64,11 @@ type Store struct {
 	// Scratch space of the writer, reused between commands.
 	scratch []byte
 	pairs   []pair
+
+	// access is what access tracking follows (evict.go); hits and misses
+	// count the read path's lookups, evicted the keys CmdEvict removed.
+	access                atomic.Pointer[AccessParams]
+	hits, misses, evicted atomic.Int64
 }
 
 // heapSet is every heap of a store not yet destroyed, the current one
@@ -90,6 +96,9 @@ func New() *Store {
 type exec struct {
 	s   *Store
 	now int64
+	// read is set on the read path: its lookups count as hits and misses,
+	// and, with access, as accesses (evict.go).
+	read, access bool
 }
 
 // handler runs one command. It takes exec by value: a pointer passed
@@ -98,12 +107,14 @@ type exec struct {
 type handler struct {
 	fn    func(x exec, args [][]byte) resp.Reply
 	write bool
+	// touch says a read through it counts as an access (evict.go).
+	touch bool
 }
 
 var handlers = map[string]handler{}
 
 func register(name string, write bool, fn func(x exec, args [][]byte) resp.Reply) {
-	handlers[name] = handler{fn: fn, write: write}
+	handlers[name] = handler{fn: fn, write: write, touch: !noTouch[name]}
 }
 
 func lookupHandler(name []byte) (handler, bool) {
@@ -171,7 +182,7 @@ func (s *Store) Read(now int64, args [][]byte) resp.Reply {
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	x := exec{s: s, now: now}
+	x := exec{s: s, now: now, read: true, access: h.touch}
 	return h.fn(x, args)
 }
 
@@ -250,6 +261,16 @@ func findIn(o *obj, h *heap, t *table, hash uint64, key []byte) bool {
 // expired at x.now. It never changes the store, so reads may use it.
 func (x *exec) lookup(key []byte) (o obj, ok bool) {
 	ok = x.s.findLive(&o, key, x.now)
+	if x.read {
+		if !ok {
+			x.s.misses.Add(1)
+		} else {
+			x.s.hits.Add(1)
+			if x.access {
+				x.s.touchAccess(&o, x.now)
+			}
+		}
+	}
 	return o, ok
 }
 
@@ -274,6 +295,7 @@ func (x *exec) findWrite(o *obj, key []byte) bool {
 		x.s.remove(o)
 		return false
 	}
+	x.s.touchAccess(o, x.now) // a write's lookup is an access, as in Redis
 	return true
 }
 
@@ -309,7 +331,8 @@ func (x *exec) put(o *obj, key []byte, enc encoding, expireAt int64, parts ...[]
 		vlen += len(p)
 	}
 	n := recordLen(len(key), vlen, expireAt != 0)
-	m := recMeta{enc: enc, expireAt: expireAt, version: s.stamp(), lastWrite: uint32(x.now / 1000)}
+	m := recMeta{enc: enc, expireAt: expireAt, version: s.stamp(), lastWrite: uint32(x.now / 1000),
+		access: newAccess(x.now)}
 	if o.pos < 0 {
 		ref, b := s.heap.alloc(n)
 		writeRecord(b, m, key, vlen, parts...)
@@ -323,6 +346,8 @@ func (x *exec) put(o *obj, key []byte, enc encoding, expireAt int64, parts ...[]
 		x.redecode(o)
 		return
 	}
+	// The key keeps its access data (its write's lookup counted it).
+	m.access = atomic.LoadUint32(accessWord(o.rec))
 	wasShared := s.shared(o.version())
 	if o.expireAt != 0 {
 		s.expires--
