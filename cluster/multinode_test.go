@@ -166,13 +166,19 @@ func TestLeaseAnswer(t *testing.T) {
 				continue
 			}
 			asks := []*leaseAsk{{s: leader.shards[id]}}
-			states, err := leader.askLease(t.Context(), node.cfg.ClusterAddr, asks)
-			if err != nil {
-				t.Fatal(err)
-			}
-			st := states[0]
-			if st.leader != leader.ID() || st.term != leader.shards[id].raft.CurrentTerm() || st.since > time.Second {
-				t.Fatalf("shard %d on %s: %+v, want leader %s in term %d, heard from within a second", id, node.ID(), st,
+			var st followerState
+			// A follower that has not yet accepted an append (its log was
+			// behind) knows its leader but has no contact time yet.
+			waitUntil(t, fmt.Sprintf("shard %d on %s to report its leader", id, node.ID()), 10*time.Second, func() bool {
+				states, err := leader.askLease(t.Context(), node.cfg.ClusterAddr, asks)
+				if err != nil {
+					t.Fatal(err)
+				}
+				st = states[0]
+				return st.since <= time.Second
+			})
+			if st.leader != leader.ID() || st.term != leader.shards[id].raft.CurrentTerm() {
+				t.Fatalf("shard %d on %s: %+v, want leader %s in term %d", id, node.ID(), st,
 					leader.ID(), leader.shards[id].raft.CurrentTerm())
 			}
 		}

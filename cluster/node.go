@@ -71,6 +71,9 @@ type Config struct {
 	// DisableReadLease makes every read batch confirm leadership with a
 	// heartbeat round instead of trusting the leader's lease (lease.go).
 	DisableReadLease bool
+	// Eviction is maxmemory and its policy at start (zero: none);
+	// CONFIG SET changes it on every node (SetEvictionEverywhere).
+	Eviction EvictionConfig
 	// UnsafeReadLease, when set, replaces the lease duration derived from
 	// the heartbeat timeout. Any value above LeaseDuration(heartbeat) can
 	// serve stale reads: it exists to show that the linearizability
@@ -148,6 +151,8 @@ type Node struct {
 	// wal is the node's log, shared by every shard; nil with the bolt
 	// log store.
 	wal *wal.WAL
+	// evict is maxmemory's state (evict.go).
+	evict evictState
 
 	rpcMu      sync.Mutex
 	rpcClients map[string]*rpcClient
@@ -181,6 +186,7 @@ func Open(cfg Config, log *zap.Logger) (*Node, error) {
 		log:        log.With(zap.String("node", cfg.NodeID)),
 		rpcClients: make(map[string]*rpcClient),
 		learned:    make(map[string]string),
+		evict:      evictState{wake: make(chan struct{}, 1), pools: map[int]*evictPool{}},
 		stop:       make(chan struct{}),
 	}
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
@@ -236,6 +242,15 @@ func Open(cfg Config, log *zap.Logger) (*Node, error) {
 	}
 	n.wg.Add(1)
 	go n.leaseLoop()
+	ev := cfg.Eviction
+	if ev == (EvictionConfig{}) {
+		ev = DefaultEvictionConfig()
+	}
+	if err := n.SetEviction(ev); err != nil {
+		n.log.Warn("eviction settings refused; none in force", zap.Error(err))
+	}
+	n.wg.Add(1)
+	go n.evictLoop()
 	n.log.Info("node started", zap.Int("shards", len(n.shards)), zap.Int("peers", len(n.meta.Peers)),
 		zap.String("cluster_addr", ln.Addr().String()))
 	return n, nil

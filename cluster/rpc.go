@@ -35,6 +35,8 @@ const (
 	// since the last contact with its leader(8), leader id (length-prefixed
 	// byte); see lease.go.
 	opLease = 8
+	// opEviction: maxmemory and its policy (evict.go) → a status.
+	opEviction = 9
 
 	statusOK        = 0 // replies follow
 	statusNotLeader = 1 // leader id follows (may be empty); nothing was proposed
@@ -149,6 +151,8 @@ func (n *Node) handleRPC(req []byte) []byte {
 		return []byte{statusOK}
 	case opLease:
 		return n.leaseAnswer(body)
+	case opEviction:
+		return n.handleEviction(body)
 	case opIndexes:
 		select {
 		case <-n.stop: // shutting down: not a node to hand leadership to

@@ -15,7 +15,8 @@ import (
 // and applies the decisions; a shard's leader decides (cluster/evict.go).
 //
 // Access data: the first 4 bytes of every record (record.go) hold the
-// time of its last access, in seconds modulo 2^24 (bits 0–23), and a
+// time of its last access, in tenths of a second modulo 2^24 (bits 0–23:
+// 19 days), and a
 // logarithmic access counter (bits 24–31), as Redis keeps its LRU clock or
 // LFU counter in the 24 bits of robj.lru, except that raftcache keeps both
 // for every key, so that changing the policy needs no warm-up. Reads on
@@ -94,7 +95,12 @@ const (
 	clockMask  = 1<<clockBits - 1
 )
 
-func clockOf(now int64) uint32 { return uint32(now/1000) & clockMask }
+// clockUnit is the access clock's resolution in milliseconds: finer than
+// Redis's second, so that sampled LRU tells apart keys used within the
+// same second.
+const clockUnit = 100
+
+func clockOf(now int64) uint32 { return uint32(now/clockUnit) & clockMask }
 
 // accessWord returns a pointer to the record's access word.
 func accessWord(rec []byte) *uint32 { return (*uint32)(unsafe.Pointer(&rec[0])) }
@@ -102,17 +108,20 @@ func accessWord(rec []byte) *uint32 { return (*uint32)(unsafe.Pointer(&rec[0])) 
 // newAccess is the access word of a record created at now.
 func newAccess(now int64) uint32 { return lfuInitVal<<clockBits | clockOf(now) }
 
-// idleSeconds is how long ago the access word's last access was. A
-// clock behind the access (a reader whose clock lags the writer's) counts
-// as no time at all; the clock wraps after 194 days, so idle times past
-// half of that read as younger than they are.
-func idleSeconds(w uint32, now int64) int64 {
+// idleUnits is how long ago the access word's last access was, in clock
+// units. A clock up to a minute behind the access (a reader whose clock
+// lags the writer's) counts as no time at all; the clock wraps after 19
+// days, so longer idle times read as shorter than they are.
+func idleUnits(w uint32, now int64) int64 {
 	d := (clockOf(now) - w&clockMask) & clockMask
-	if d > clockMask/2 {
+	if d > clockMask-60_000/clockUnit {
 		return 0
 	}
 	return int64(d)
 }
+
+// idleSeconds is idleUnits in whole seconds, as OBJECT IDLETIME says it.
+func idleSeconds(w uint32, now int64) int64 { return idleUnits(w, now) * clockUnit / 1000 }
 
 // decayed is the word's counter after lfu-decay-time's decrements for the
 // minutes since its last access (Redis's LFUDecrAndReturn).
@@ -121,7 +130,7 @@ func decayed(w uint32, now int64, p *AccessParams) uint32 {
 	if p.LFUDecayTime <= 0 {
 		return counter
 	}
-	periods := uint32(idleSeconds(w, now) / 60 / int64(p.LFUDecayTime))
+	periods := uint32(idleUnits(w, now) * clockUnit / 60_000 / int64(p.LFUDecayTime))
 	if periods >= counter {
 		return 0
 	}
@@ -204,9 +213,9 @@ func (s *Store) Sample(p EvictPolicy, n int, now int64, out []Candidate) []Candi
 		var score uint64
 		switch p {
 		case AllKeysLRU, VolatileLRU:
-			score = uint64(idleSeconds(w, now))
+			score = uint64(idleUnits(w, now))
 		case AllKeysLFU, VolatileLFU:
-			score = uint64(255-decayed(w, now, params))<<clockBits | uint64(idleSeconds(w, now))
+			score = uint64(255-decayed(w, now, params))<<clockBits | uint64(idleUnits(w, now))
 		case VolatileTTL:
 			score = math.MaxUint64 - uint64(o.expireAt)
 		default:

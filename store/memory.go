@@ -37,6 +37,11 @@ type MemoryStats struct {
 	Peak int64
 }
 
+// Counted is the memory maxmemory counts, as Redis counts what its
+// allocator hands out: the data, the indexes and the fixed structures. The
+// free space inside pages is not in it: new records reuse it.
+func (m MemoryStats) Counted() int64 { return m.Dataset + m.Tables + m.Fixed }
+
 // Used is all the memory the store accounts for.
 func (m MemoryStats) Used() int64 { return m.Pages + m.Large + m.Tables + m.Fixed }
 

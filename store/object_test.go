@@ -135,7 +135,7 @@ var objectTimeCases = []scenario{
 		{71000, "OBJECT IDLETIME a", n(1), nil},
 		{75000, "SET a 1 NX", null, nil}, // no write, but an access, as in Redis
 		{76000, "OBJECT IDLETIME a", n(1), nil},
-		{500, "OBJECT IDLETIME a", n(0), nil}, // a reader's clock behind
+		{74000, "OBJECT IDLETIME a", n(0), nil}, // a reader's clock behind
 	}},
 }
 
