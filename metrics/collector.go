@@ -75,7 +75,7 @@ func newCollector(srv *server.Server, node *cluster.Node, version string) *colle
 		keys:         desc("keys", "Keys in this node's replica of the shard (expired keys not yet removed included).", "shard"),
 		expires:      desc("expiring_keys", "Keys with a TTL in this node's replica of the shard.", "shard"),
 		expired:      desc("expired_keys_total", "Expired keys this node removed through the log while it led the shard.", "shard"),
-		evicted:      desc("evicted_keys_total", "Keys evicted for memory; always 0: raftcache does not evict (maxmemory is 0)."),
+		evicted:      desc("evicted_keys_total", "Keys removed by maxmemory eviction, as this node's replicas applied them."),
 		mem:          desc("memory_used_bytes", "Bytes of live heap objects (INFO's used_memory)."),
 		state:        desc("shard_state", "1 for this replica's Raft state of the shard, 0 for the others.", "shard", "state"),
 		isLeader:     desc("shard_is_leader", "1 when this node leads the shard.", "shard"),
@@ -146,7 +146,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.rejected, float64(st.RejectedConnections))
 	counter(c.netIn, float64(st.NetInputBytes))
 	counter(c.netOut, float64(st.NetOutputBytes))
-	counter(c.evicted, 0)
+	counter(c.evicted, float64(c.node.EvictionStats().Evicted))
 	gauge(c.mem, heapObjectBytes())
 
 	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)

@@ -49,6 +49,7 @@ var (
 	ErrDBIndex         = NewError("ERR DB index is out of range")
 	ErrSelectCluster   = NewError("ERR SELECT is not allowed in cluster mode")
 	ErrNoAuth          = NewError("NOAUTH Authentication required.")
+	ErrOOM             = NewError("OOM command not allowed when used memory > 'maxmemory'.")
 	ErrWrongPass       = NewError("WRONGPASS invalid username-password pair or user is disabled.")
 	ErrAuthNotSet      = NewError("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
 	ErrProtoVersion    = NewError("NOPROTO unsupported protocol version")

@@ -32,6 +32,15 @@ type Backend interface {
 	Status() []cluster.Status
 	// LogInfo describes the node's Raft log store.
 	LogInfo() cluster.LogInfo
+	// Eviction returns maxmemory and its policy; SetEviction changes them
+	// on every node. OverMaxMemory reports whether the node's keyspace is
+	// past maxmemory (as last measured), MemoryUsed how much it holds as
+	// maxmemory counts it, EvictionStats the counters INFO shows.
+	Eviction() cluster.EvictionConfig
+	SetEviction(ctx context.Context, c cluster.EvictionConfig) error
+	OverMaxMemory() bool
+	MemoryUsed() int64
+	EvictionStats() cluster.EvictionStats
 	// Peers lists the cluster's members.
 	Peers() []cluster.Peer
 	// WaitReplicas returns how many replicas other than the leader hold
@@ -134,6 +143,14 @@ func (b NodeBackend) Meet(ctx context.Context, clusterAddr string) (cluster.Memb
 func (b NodeBackend) Forget(ctx context.Context, id string) error { return b.Node.Forget(ctx, id) }
 
 func (b NodeBackend) LogInfo() cluster.LogInfo { return b.Node.LogInfo() }
+
+func (b NodeBackend) Eviction() cluster.EvictionConfig { return b.Node.Eviction() }
+func (b NodeBackend) SetEviction(ctx context.Context, c cluster.EvictionConfig) error {
+	return b.Node.SetEvictionEverywhere(ctx, c)
+}
+func (b NodeBackend) OverMaxMemory() bool                  { return b.Node.OverMaxMemory() }
+func (b NodeBackend) MemoryUsed() int64                    { return b.Node.MemoryUsed() }
+func (b NodeBackend) EvictionStats() cluster.EvictionStats { return b.Node.EvictionStats() }
 
 func (b NodeBackend) Readiness(ctx context.Context) cluster.Readiness { return b.Node.Readiness(ctx) }
 

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"net"
@@ -8,19 +9,22 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/tidwall/redcon"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/raftcache/raftcache/cluster"
 	"github.com/raftcache/raftcache/config"
 	"github.com/raftcache/raftcache/resp"
+	"github.com/raftcache/raftcache/store"
 )
 
 // CONFIG GET, SET, RESETSTAT, REWRITE and HELP over the parameters
 // raftcache has. Values that describe how raftcache works differently
-// from Redis are fixed (save "", appendonly no, databases 1, maxmemory 0,
-// maxmemory-policy noeviction, cluster-enabled yes): CONFIG SET accepts
+// from Redis are fixed (save "", appendonly no, databases 1,
+// cluster-enabled yes): CONFIG SET accepts
 // only the value they have and explains why for any other. requirepass is
 // never revealed: CONFIG GET answers an empty string whether or not a
 // password is set (Redis shows it).
@@ -156,6 +160,43 @@ func intParam(lo, hi int64, target func(s *Server) *atomic.Int64) (func(*Server)
 
 var configParams []*configParam
 
+// evictionSet sets one eviction setting: edit checks v and puts it in the
+// settings (a reason when it is refused). Applied, the settings go to
+// every node (SetEviction); a node that cannot be told keeps its own, and
+// the error is logged.
+func evictionSet(edit func(c *cluster.EvictionConfig, v string) string) func(*Server, string) (func(), string) {
+	return func(s *Server, v string) (func(), string) {
+		probe := s.backend.Eviction()
+		if reason := edit(&probe, v); reason != "" {
+			return nil, reason
+		}
+		return func() {
+			c := s.backend.Eviction()
+			edit(&c, v)
+			ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
+			defer cancel()
+			if err := s.backend.SetEviction(ctx, c); err != nil {
+				s.log.Warn("eviction settings not set everywhere", zap.Error(err))
+			}
+		}, ""
+	}
+}
+
+// evictionInt is evictionSet for an integer between lo and hi.
+func evictionInt(lo, hi int64, field func(c *cluster.EvictionConfig) *int) func(*Server, string) (func(), string) {
+	return evictionSet(func(c *cluster.EvictionConfig, v string) string {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return "argument couldn't be parsed into an integer"
+		}
+		if n < lo || n > hi {
+			return "argument must be between " + strconv.FormatInt(lo, 10) + " and " + strconv.FormatInt(hi, 10) + " inclusive"
+		}
+		*field(c) = int(n)
+		return ""
+	})
+}
+
 // logLevels are the values of log-level.
 var logLevels = []string{"debug", "info", "warn", "error"}
 
@@ -196,11 +237,32 @@ func init() {
 			set: only("no", "raftcache persists through its Raft log; appendonly can only be no", checkYesNo)},
 		{name: "appendfsync", get: constant("everysec")},
 		{name: "databases", get: constant("1")},
-		{name: "maxmemory", get: constant("0"),
-			set: only("0", "raftcache does not evict; maxmemory can only be 0", checkMemory)},
-		{name: "maxmemory-policy", get: constant("noeviction"),
-			set: only("noeviction", "raftcache does not evict; maxmemory-policy can only be noeviction",
-				checkEnum(evictionPolicies))},
+		{name: "maxmemory", get: func(s *Server) string { return strconv.FormatInt(s.backend.Eviction().MaxMemory, 10) },
+			set: evictionSet(func(c *cluster.EvictionConfig, v string) string {
+				n, ok := parseMemory(v)
+				if !ok || n > math.MaxInt64 {
+					return "argument must be a memory value"
+				}
+				c.MaxMemory = int64(n)
+				return ""
+			}), flag: true, def: "0"},
+		{name: "maxmemory-policy", get: func(s *Server) string { return s.backend.Eviction().Policy.String() },
+			set: evictionSet(func(c *cluster.EvictionConfig, v string) string {
+				p, ok := store.ParseEvictPolicy(v)
+				if !ok {
+					return checkEnum(evictionPolicies)(v)
+				}
+				c.Policy = p
+				return ""
+			}), flag: true, def: "noeviction"},
+		{name: "maxmemory-samples", get: func(s *Server) string { return strconv.Itoa(s.backend.Eviction().Samples) },
+			set: evictionInt(1, 64, func(c *cluster.EvictionConfig) *int { return &c.Samples }), flag: true, def: "5"},
+		{name: "lfu-log-factor", get: func(s *Server) string { return strconv.Itoa(s.backend.Eviction().LFULogFactor) },
+			set:  evictionInt(0, math.MaxInt32, func(c *cluster.EvictionConfig) *int { return &c.LFULogFactor }),
+			flag: true, def: "10"},
+		{name: "lfu-decay-time", get: func(s *Server) string { return strconv.Itoa(s.backend.Eviction().LFUDecayTime) },
+			set:  evictionInt(0, math.MaxInt32, func(c *cluster.EvictionConfig) *int { return &c.LFUDecayTime }),
+			flag: true, def: "1"},
 		{name: "cluster-enabled", get: constant("yes")},
 		{name: "latency-tracking", get: func(s *Server) string { return yesNo(s.conf.latencyTracking.Load()) },
 			set: func(s *Server, v string) (func(), string) {

@@ -54,10 +54,42 @@ func (s *Server) dispatch(conn redcon.Conn, c *client, args [][]byte) resp.Reply
 	if !c.authenticated() && !cmd.HasFlag(resp.FlagNoAuth) {
 		return resp.ErrNoAuth.Reply()
 	}
+	if (cmd.HasFlag(resp.FlagDenyOOM) || sub != nil && sub.HasFlag(resp.FlagDenyOOM)) && !s.memoryFor(c) {
+		return resp.ErrOOM.Reply()
+	}
 	if c.multi != nil && !txControl[cmd.Name] {
 		return s.queue(c, cmd, sub, args)
 	}
 	return s.execute(conn, c, cmd, sub, args)
+}
+
+// oomWait bounds how long a command that may grow memory waits, past
+// maxmemory, for the leaders' eviction to make room before it gets OOM.
+const oomWait = time.Second
+
+// memoryFor reports whether a command that may grow memory may run: the
+// node's keyspace is within maxmemory, or — under an evicting policy — it
+// came back within it while the command waited (up to oomWait). Writers
+// faster than eviction are slowed down to its pace rather than refused.
+func (s *Server) memoryFor(c *client) bool {
+	if !s.backend.OverMaxMemory() {
+		return true
+	}
+	if s.backend.Eviction().Policy == store.NoEviction {
+		return false
+	}
+	deadline := time.Now().Add(oomWait)
+	for time.Now().Before(deadline) {
+		select {
+		case <-c.ctx.Done():
+			return false
+		case <-time.After(5 * time.Millisecond):
+		}
+		if !s.backend.OverMaxMemory() {
+			return true
+		}
+	}
+	return false
 }
 
 // execute runs a command that passed lookup and arity checks, now.

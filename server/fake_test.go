@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/raftcache/raftcache/cluster"
@@ -29,6 +30,9 @@ type fakeBackend struct {
 	waiting chan struct{}
 	// readBatches counts ReadBatch calls.
 	readBatches int
+	// eviction is what SetEviction set; full is what OverMaxMemory says.
+	eviction *cluster.EvictionConfig
+	full     atomic.Bool
 
 	// The cluster the fake pretends to be part of (see setCluster):
 	// leaders[shard] is the shard's leader ("" none; nil: "fake" leads
@@ -137,6 +141,39 @@ func (b *fakeBackend) Snapshot(context.Context, int) error {
 	b.snaps++
 	b.mu.Unlock()
 	return nil
+}
+
+func (b *fakeBackend) Eviction() cluster.EvictionConfig {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.eviction == nil {
+		return cluster.DefaultEvictionConfig()
+	}
+	return *b.eviction
+}
+
+func (b *fakeBackend) SetEviction(_ context.Context, c cluster.EvictionConfig) error {
+	if err := c.Check(); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.eviction = &c
+	return nil
+}
+
+// OverMaxMemory says what the test set in full.
+func (b *fakeBackend) OverMaxMemory() bool { return b.full.Load() }
+func (b *fakeBackend) MemoryUsed() int64   { return 0 }
+func (b *fakeBackend) EvictionStats() cluster.EvictionStats {
+	var st cluster.EvictionStats
+	for _, sh := range b.shards {
+		k := sh.KeyspaceStats()
+		st.Hits += k.Hits
+		st.Misses += k.Misses
+		st.Evicted += k.Evicted
+	}
+	return st
 }
 
 func (b *fakeBackend) LogInfo() cluster.LogInfo {

@@ -197,10 +197,13 @@ func (s *Server) infoStats(b *infoBuilder) {
 		expired += m.ExpiredKeys
 	}
 	b.int("expired_keys", int64(expired))
-	b.field("evicted_keys", "0")
+	ev := s.backend.EvictionStats()
+	b.int("evicted_keys", ev.Evicted)
 	b.field("evicted_clients", "0")
-	b.field("keyspace_hits", "0")
-	b.field("keyspace_misses", "0")
+	b.int("total_eviction_exceeded_time", ev.ExceededTotal.Milliseconds())
+	b.int("current_eviction_exceeded_time", ev.ExceededNow.Milliseconds())
+	b.int("keyspace_hits", ev.Hits)
+	b.int("keyspace_misses", ev.Misses)
 	b.field("pubsub_channels", "0")
 	b.field("pubsub_patterns", "0")
 	b.field("pubsubshard_channels", "0")

@@ -117,9 +117,13 @@ func (s *Server) infoMemory(b *infoBuilder) {
 	b.int("used_memory_dataset", r.store.Dataset)
 	b.field("used_memory_dataset_perc", percent(r.store.Dataset, r.used-s.startupMemory))
 	b.int("total_system_memory", 0)
-	b.field("maxmemory", "0")
-	b.field("maxmemory_human", "0B")
-	b.field("maxmemory_policy", "noeviction")
+	ev := s.backend.Eviction()
+	b.int("maxmemory", ev.MaxMemory)
+	b.field("maxmemory_human", humanBytes(uint64(ev.MaxMemory)))
+	b.field("maxmemory_policy", ev.Policy.String())
+	// What maxmemory counts: every shard replica's records, indexes and
+	// fixed structures (the process's Go heap is not in it).
+	b.int("maxmemory_counted", s.backend.MemoryUsed())
 	b.field("mem_fragmentation_ratio", ratio(r.rss, r.used))
 	b.int("mem_fragmentation_bytes", r.rss-r.used)
 	b.field("mem_allocator", "go+slabs")

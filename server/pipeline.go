@@ -50,6 +50,9 @@ func (s *Server) batchable(c *client, args [][]byte) (p pipelined, ok bool) {
 	if cmd == nil || cmd.Subcommands != nil || !cmd.CheckArity(len(args)) {
 		return p, false
 	}
+	if cmd.HasFlag(resp.FlagDenyOOM) && s.backend.OverMaxMemory() {
+		return p, false // served alone, past dispatch's memory check
+	}
 	if _, server := serverHandlers[cmd.Name]; server {
 		return p, false
 	}

@@ -58,6 +58,11 @@ type options struct {
 	fsync              string
 	readLease          bool
 	unsafeReadLease    time.Duration
+	maxMemory          int64
+	maxMemoryPolicy    string
+	maxMemorySamples   int
+	lfuLogFactor       int
+	lfuDecayTime       int
 
 	// Client limits and access, named and valued as in redis.conf.
 	requirePass       string
@@ -114,6 +119,11 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	o.protectedMode = true
 	fs.Var((*yesNo)(&o.protectedMode), "protected-mode", "yes or no: while no password is set and --addr listens on every interface, refuse clients from non-loopback addresses")
 	fs.IntVar(&o.maxClients, "maxclients", server.DefaultMaxClients, "most client connections open at once")
+	fs.Var((*memory)(&o.maxMemory), "maxmemory", "most memory the keyspace may take on this node (every shard's replica), as Redis's maxmemory (100mb, 1gb, ...); 0: no limit. CONFIG SET changes it on every node")
+	fs.StringVar(&o.maxMemoryPolicy, "maxmemory-policy", "noeviction", "what happens past maxmemory, as in Redis: noeviction, allkeys-lru, allkeys-lfu, allkeys-random, volatile-lru, volatile-lfu, volatile-random or volatile-ttl")
+	fs.IntVar(&o.maxMemorySamples, "maxmemory-samples", 5, "keys sampled for each eviction (1 to 64)")
+	fs.IntVar(&o.lfuLogFactor, "lfu-log-factor", 10, "how slowly the LFU counter grows with accesses, as in Redis")
+	fs.IntVar(&o.lfuDecayTime, "lfu-decay-time", 1, "minutes for the LFU counter to decay by one, as in Redis (0: never)")
 	fs.IntVar(&o.timeoutSecs, "timeout", 0, "close a client idle for this many seconds (0: never)")
 	fs.IntVar(&o.tcpKeepAliveSecs, "tcp-keepalive", int(server.DefaultTCPKeepAlive/time.Second), "seconds of client silence before TCP keepalive probes (0: off)")
 	o.protoMaxBulkLen, o.queryBufferLimit, o.outputBufferLimit = server.DefaultProtoMaxBulkLen, server.DefaultQueryBufferLimit, server.DefaultOutputBufferLimit
@@ -161,6 +171,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if _, err := wal.ParseSyncMode(o.fsync); err != nil {
 		return o, fmt.Errorf("--fsync: %w", err)
+	}
+	if _, err := o.eviction(); err != nil {
+		return o, err
 	}
 	if o.clusterAddr == "" {
 		ca, err := cluster.DefaultClusterAddr(o.addr)
@@ -256,6 +269,21 @@ func (o options) clientAddr(peers []cluster.Peer) (string, error) {
 func unspecifiedHost(host string) bool {
 	ip := net.ParseIP(host)
 	return host == "" || ip != nil && ip.IsUnspecified()
+}
+
+// eviction is maxmemory and its policy as the flags set them.
+func (o options) eviction() (cluster.EvictionConfig, error) {
+	p, ok := store.ParseEvictPolicy(o.maxMemoryPolicy)
+	if !ok {
+		return cluster.EvictionConfig{}, fmt.Errorf("--maxmemory-policy must be one of %s, not %q",
+			strings.Join(store.EvictPolicyNames(), ", "), o.maxMemoryPolicy)
+	}
+	c := cluster.EvictionConfig{MaxMemory: o.maxMemory, Policy: p, Samples: o.maxMemorySamples,
+		LFULogFactor: o.lfuLogFactor, LFUDecayTime: o.lfuDecayTime}
+	if err := c.Check(); err != nil {
+		return c, fmt.Errorf("--%w", err)
+	}
+	return c, nil
 }
 
 // limits are the client limits the flags set.
@@ -400,6 +428,7 @@ func run(args []string) error {
 		}
 	}
 	fsync, _ := wal.ParseSyncMode(o.fsync) // checked by parseFlags
+	eviction, _ := o.eviction()           // checked by parseFlags
 	node, err := cluster.Open(cluster.Config{
 		NodeID:             o.id,
 		Addr:               clientAddr,
@@ -422,6 +451,7 @@ func run(args []string) error {
 		DisableReadLease:   !o.readLease,
 		UnsafeReadLease:    o.unsafeReadLease,
 		ReadyMaxLag:        o.readyMaxLag,
+		Eviction:           eviction,
 	}, log)
 	if err != nil {
 		return err
