@@ -428,7 +428,7 @@ func run(args []string) error {
 		}
 	}
 	fsync, _ := wal.ParseSyncMode(o.fsync) // checked by parseFlags
-	eviction, _ := o.eviction()           // checked by parseFlags
+	eviction, _ := o.eviction()            // checked by parseFlags
 	node, err := cluster.Open(cluster.Config{
 		NodeID:             o.id,
 		Addr:               clientAddr,
