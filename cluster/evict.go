@@ -3,8 +3,11 @@ package cluster
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -19,14 +22,17 @@ import (
 // Eviction (see DESIGN.md, "Eviction"): every node holds a replica of
 // every shard, so a node's memory is what maxmemory bounds. Only shard
 // leaders decide: when the node's keyspace memory passes maxmemory, each
-// shard this node leads sheds its share of the excess — the share its own
-// memory is of the node's — by Redis's sampled eviction (a pool of the 16
-// best candidates, refilled with maxmemory-samples random keys), and
+// shard this node leads is brought down to its budget (shardBudgets) by
+// Redis's sampled eviction (a pool of the 16 best candidates, refilled
+// with maxmemory-samples random keys), and
 // proposes the victims as one raftcache.evict entry through the group
 // commit. Replicas apply it like any write and never evict on their own,
 // so they stay identical. A key written after it was sampled survives the
 // entry (its version changed). A new leader starts with the access data
-// its replica kept: the writes, and the reads it served as a leader before.
+// its replica kept: the writes, and the reads it served as a leader
+// before; so for its first evictWarmup it evicts only past 1.25 ×
+// maxmemory, while the reads it now serves mark the keys in use. A key not
+// read in that time is judged by its older access data.
 
 // EvictionConfig is maxmemory and the settings of its policy.
 type EvictionConfig struct {
@@ -68,14 +74,15 @@ type evictState struct {
 	// over); exceeded adds up the time spent over.
 	overSince atomic.Int64
 	exceeded  atomic.Int64
-	mu        sync.Mutex
-	pools     map[int]*evictPool
 }
 
 const (
 	evictTick     = 10 * time.Millisecond
 	evictPoolSize = 16  // Redis's EVPOOL_SIZE
 	evictBatchMax = 256 // keys in one entry
+	// evictWarmup is how long a new leader waits before it evicts, unless
+	// memory is a quarter past maxmemory.
+	evictWarmup = 500 * time.Millisecond
 )
 
 // Eviction returns the node's eviction settings.
@@ -86,11 +93,69 @@ func (n *Node) Eviction() EvictionConfig {
 	return DefaultEvictionConfig()
 }
 
-// SetEviction changes this node's eviction settings.
+// SetEviction changes this node's eviction settings and keeps them in its
+// data directory (evictionFile), so that a restart keeps them too.
 func (n *Node) SetEviction(c EvictionConfig) error {
 	if err := c.Check(); err != nil {
 		return err
 	}
+	if err := saveEviction(n.cfg.Dir, c); err != nil {
+		return err
+	}
+	n.useEviction(c)
+	return nil
+}
+
+// evictionFile keeps the settings CONFIG SET gave, in the data directory.
+const evictionFile = "eviction.json"
+
+type evictionJSON struct {
+	MaxMemory    int64  `json:"maxmemory"`
+	Policy       string `json:"maxmemory_policy"`
+	Samples      int    `json:"maxmemory_samples"`
+	LFULogFactor int    `json:"lfu_log_factor"`
+	LFUDecayTime int    `json:"lfu_decay_time"`
+}
+
+func saveEviction(dir string, c EvictionConfig) error {
+	b, err := json.Marshal(evictionJSON{c.MaxMemory, c.Policy.String(), c.Samples, c.LFULogFactor, c.LFUDecayTime})
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(dir, evictionFile, append(b, '\n')); err != nil {
+		return fmt.Errorf("keep the eviction settings: %w", err)
+	}
+	return nil
+}
+
+// loadEviction reads the settings a CONFIG SET kept; ok is false when
+// there are none.
+func loadEviction(dir string) (c EvictionConfig, ok bool, err error) {
+	b, err := os.ReadFile(filepath.Join(dir, evictionFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return c, false, nil
+	}
+	if err != nil {
+		return c, false, fmt.Errorf("read %s: %w", evictionFile, err)
+	}
+	var j evictionJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return c, false, fmt.Errorf("parse %s: %w", evictionFile, err)
+	}
+	p, known := store.ParseEvictPolicy(j.Policy)
+	if !known {
+		return c, false, fmt.Errorf("%s: unknown policy %q", evictionFile, j.Policy)
+	}
+	c = EvictionConfig{MaxMemory: j.MaxMemory, Policy: p, Samples: j.Samples, LFULogFactor: j.LFULogFactor,
+		LFUDecayTime: j.LFUDecayTime}
+	if err := c.Check(); err != nil {
+		return c, false, fmt.Errorf("%s: %w", evictionFile, err)
+	}
+	return c, true, nil
+}
+
+// useEviction puts settings in force on this node.
+func (n *Node) useEviction(c EvictionConfig) {
 	n.evict.cfg.Store(&c)
 	for _, s := range n.shards {
 		s.store.SetAccessParams(store.AccessParams{Policy: c.Policy, LFULogFactor: c.LFULogFactor,
@@ -100,14 +165,14 @@ func (n *Node) SetEviction(c EvictionConfig) error {
 	case n.evict.wake <- struct{}{}:
 	default:
 	}
-	return nil
 }
 
 // SetEvictionEverywhere changes the eviction settings of this node and of
 // every other member, over the cluster port: the node a client's CONFIG
 // SET reaches passes it on. It answers the first node that could not be
-// told; the others have it. Settings are not stored: a node restarts with
-// its flags' and config file's (CONFIG REWRITE writes them there).
+// told; the others have it. Each node keeps them in its data directory:
+// a restarted node keeps them, whatever its flags say (the flags set a new
+// node's; deleting eviction.json goes back to them).
 func (n *Node) SetEvictionEverywhere(ctx context.Context, c EvictionConfig) error {
 	if err := n.SetEviction(c); err != nil {
 		return err
@@ -229,6 +294,7 @@ func (n *Node) evictLoop() {
 	defer n.wg.Done()
 	t := time.NewTicker(evictTick)
 	defer t.Stop()
+	lastHints := time.Now()
 	for {
 		select {
 		case <-n.stop:
@@ -237,34 +303,99 @@ func (n *Node) evictLoop() {
 		case <-n.evict.wake:
 		}
 		c := n.Eviction()
+		if time.Since(lastHints) >= hintEvery {
+			lastHints = time.Now()
+			n.sendHints(c)
+		}
 		used, per := n.measureMemory(c.MaxMemory)
 		if c.MaxMemory <= 0 || used <= c.MaxMemory || c.Policy == store.NoEviction {
 			continue
 		}
-		excess := used - c.MaxMemory
+		budget := shardBudgets(c.MaxMemory, per)
 		var wg sync.WaitGroup
 		for i, s := range n.shards {
 			term := s.raft.CurrentTerm()
 			if s.raft.State() != raft.Leader || s.readyTerm.Load() != term || per[i] == 0 {
 				continue
 			}
-			share := excess*per[i]/used + 1
-			wg.Go(func() { n.evictFrom(s, c, share) })
+			// A new leader knows only the accesses its replica saw (the
+			// writes, and reads it served as leader before): it first lets
+			// the reads it now serves mark the keys in use.
+			if time.Since(time.Unix(0, s.readySince.Load())) < evictWarmup && used <= c.MaxMemory*5/4 {
+				continue
+			}
+			if over := per[i] - budget[i]; over > 0 {
+				wg.Go(func() { n.evictFrom(s, c, over) })
+			}
 		}
 		wg.Wait()
 	}
 }
 
+// sendHints has every shard this node leads, while eviction is on,
+// sample its reads, and proposes what it sampled since the last time as
+// access hints (store.CmdTouch), so that the followers — one of which may
+// lead next — know which keys are read.
+func (n *Node) sendHints(c EvictionConfig) {
+	on := c.MaxMemory > 0 && c.Policy != store.NoEviction
+	for _, s := range n.shards {
+		lead := on && s.raft.State() == raft.Leader
+		s.store.SetHinting(lead)
+		if !lead {
+			continue
+		}
+		cmd := s.store.TakeHints()
+		if cmd == nil {
+			continue
+		}
+		n.wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), s.applyLimit)
+			defer cancel()
+			if _, err := s.Propose(ctx, [][][]byte{cmd}); err != nil && !errors.Is(err, ErrNotLeader) &&
+				!errors.Is(err, ErrShutdown) {
+				s.log.Debug("access hints not sent", zap.Error(err))
+			}
+		})
+	}
+}
+
+// hintEvery is how often a leader sends the access hints it sampled.
+const hintEvery = time.Second
+
+// shardBudgets splits maxmemory among the shards of a node: an equal part
+// each, and what the shards below their part leave unused shared among the
+// others in proportion to their size. Past maxmemory each shard's leader
+// evicts its shard down to its budget: a shard whose leader cannot evict
+// (an election under way) does not make the others evict its part.
+func shardBudgets(limit int64, per []int64) []int64 {
+	out := make([]int64, len(per))
+	if len(per) == 0 {
+		return out
+	}
+	equal := limit / int64(len(per))
+	var spare, big int64
+	for _, p := range per {
+		if p < equal {
+			spare += equal - p
+		} else {
+			big += p
+		}
+	}
+	for i, p := range per {
+		out[i] = equal
+		if p >= equal && big > 0 {
+			out[i] += spare * p / big
+		}
+	}
+	return out
+}
+
 // evictFrom proposes the eviction of about want bytes of s's keys, chosen
 // by c's policy.
 func (n *Node) evictFrom(s *Shard, c EvictionConfig, want int64) {
-	n.evict.mu.Lock()
-	pool := n.evict.pools[s.id]
-	if pool == nil {
-		pool = &evictPool{}
-		n.evict.pools[s.id] = pool
-	}
-	n.evict.mu.Unlock()
+	// A pool of this round only: a key's score is its access data when
+	// sampled, and a hot key sampled a while ago may have been read since.
+	pool := &evictPool{}
 	now := time.Now().UnixMilli()
 	var victims []store.Candidate
 	var freed int64

@@ -149,3 +149,23 @@ func TestEvictPoolKeepsTheBest(t *testing.T) {
 		t.Fatal("an empty pool gave a candidate")
 	}
 }
+
+func TestShardBudgets(t *testing.T) {
+	for _, tc := range []struct {
+		limit int64
+		per   []int64
+		want  []int64
+	}{
+		{300, []int64{120, 120, 120}, []int64{100, 100, 100}},
+		// A small shard's unused part goes to the others, by size.
+		{300, []int64{40, 200, 100}, []int64{100, 140, 120}},
+		// A stuck shard far over its part changes nothing for the others.
+		{300, []int64{110, 900, 110}, []int64{100, 100, 100}},
+		{300, nil, []int64{}},
+	} {
+		got := shardBudgets(tc.limit, tc.per)
+		if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("shardBudgets(%d, %v) = %v, want %v", tc.limit, tc.per, got, tc.want)
+		}
+	}
+}

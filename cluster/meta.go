@@ -151,30 +151,36 @@ func (m meta) validate() error {
 	return nil
 }
 
-// save writes the shape atomically: a temporary file, fsync, rename.
+// save writes the shape atomically.
 func (m meta) save(dir string) error {
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", metaFile, err)
 	}
-	tmp := filepath.Join(dir, metaFile+".tmp")
+	return writeFileAtomic(dir, metaFile, append(b, '\n'))
+}
+
+// writeFileAtomic replaces dir/name with data: a temporary file, fsync,
+// rename, fsync of the directory.
+func writeFileAtomic(dir, name string, data []byte) error {
+	tmp := filepath.Join(dir, name+".tmp")
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
 	if err != nil {
-		return fmt.Errorf("write %s: %w", metaFile, err)
+		return fmt.Errorf("write %s: %w", name, err)
 	}
-	if _, err := f.Write(append(b, '\n')); err != nil {
+	if _, err := f.Write(data); err != nil {
 		f.Close()
-		return fmt.Errorf("write %s: %w", metaFile, err)
+		return fmt.Errorf("write %s: %w", name, err)
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()
-		return fmt.Errorf("sync %s: %w", metaFile, err)
+		return fmt.Errorf("sync %s: %w", name, err)
 	}
 	if err := f.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", metaFile, err)
+		return fmt.Errorf("close %s: %w", name, err)
 	}
-	if err := os.Rename(tmp, filepath.Join(dir, metaFile)); err != nil {
-		return fmt.Errorf("install %s: %w", metaFile, err)
+	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+		return fmt.Errorf("install %s: %w", name, err)
 	}
 	return syncDir(dir)
 }

@@ -186,7 +186,7 @@ func Open(cfg Config, log *zap.Logger) (*Node, error) {
 		log:        log.With(zap.String("node", cfg.NodeID)),
 		rpcClients: make(map[string]*rpcClient),
 		learned:    make(map[string]string),
-		evict:      evictState{wake: make(chan struct{}, 1), pools: map[int]*evictPool{}},
+		evict:      evictState{wake: make(chan struct{}, 1)},
 		stop:       make(chan struct{}),
 	}
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
@@ -246,9 +246,16 @@ func Open(cfg Config, log *zap.Logger) (*Node, error) {
 	if ev == (EvictionConfig{}) {
 		ev = DefaultEvictionConfig()
 	}
-	if err := n.SetEviction(ev); err != nil {
-		n.log.Warn("eviction settings refused; none in force", zap.Error(err))
+	if stored, ok, err := loadEviction(cfg.Dir); err != nil {
+		n.log.Warn("eviction settings kept by CONFIG SET unreadable; using the flags'", zap.Error(err))
+	} else if ok {
+		ev = stored
 	}
+	if err := ev.Check(); err != nil {
+		n.log.Warn("eviction settings refused; none in force", zap.Error(err))
+		ev = DefaultEvictionConfig()
+	}
+	n.useEviction(ev)
 	n.wg.Add(1)
 	go n.evictLoop()
 	n.log.Info("node started", zap.Int("shards", len(n.shards)), zap.Int("peers", len(n.meta.Peers)),

@@ -38,8 +38,10 @@ type Shard struct {
 	snapshotBytes int64
 
 	readyTerm atomic.Uint64
-	verify    verifier
-	lease     lease
+	// readySince is when readyTerm was last set (Unix ns).
+	readySince atomic.Int64
+	verify     verifier
+	lease      lease
 	// leaseReads counts read batches served under the lease.
 	leaseReads atomic.Uint64
 	observer   *raft.Observer
@@ -430,6 +432,7 @@ func (s *Shard) watchLeadership() {
 				continue
 			}
 			if s.raft.CurrentTerm() == term && s.raft.State() == raft.Leader {
+				s.readySince.Store(time.Now().UnixNano())
 				s.readyTerm.Store(term)
 				s.log.Info("shard leader ready", zap.Uint64("term", term),
 					zap.Duration("barrier", time.Since(start)))

@@ -1,9 +1,11 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"unsafe"
@@ -202,12 +204,9 @@ func (s *Store) Sample(p EvictPolicy, n int, now int64, out []Candidate) []Candi
 	params := s.accessParams()
 	x := exec{s: s, now: now}
 	for tries := 0; n > 0 && tries < 16*n+64; tries++ {
-		o, ok := s.randomRecord()
+		o, ok := s.randomRecord(func(o *obj) bool { return !p.Volatile() || o.expireAt != 0 })
 		if !ok {
 			break
-		}
-		if p.Volatile() && o.expireAt == 0 {
-			continue
 		}
 		w := atomic.LoadUint32(accessWord(o.rec))
 		var score uint64
@@ -228,10 +227,30 @@ func (s *Store) Sample(p EvictPolicy, n int, now int64, out []Candidate) []Candi
 	return out
 }
 
-// randomRecord returns a record from a random position of a random
-// non-empty slot (the first entry at or after it). s.mu is held.
-func (s *Store) randomRecord() (obj, bool) {
-	start := rand.IntN(NumSlots)
+// randomRecord returns a key's record drawn nearly uniformly: a random
+// position of a random slot's table, again if it is empty (tables are
+// between a quarter and four fifths full, so every key has about the same
+// chance). A store holds the keys of its shard's slots only, perhaps few:
+// after 64 misses it takes the first key accept takes from a random point
+// on (looking at 1024 keys at most), which favours keys after a run of
+// empty slots. s.mu is held.
+func (s *Store) randomRecord(accept func(o *obj) bool) (obj, bool) {
+	for range 64 {
+		slot := rand.IntN(NumSlots)
+		t := &s.slots[slot].t
+		if t.n == 0 {
+			continue
+		}
+		pos := rand.IntN(len(t.e))
+		if e := t.e[pos]; e != 0 {
+			o := decodeRecord(s.heap.bytes(e & refMask))
+			o.ref, o.slot, o.pos = e&refMask, slot, pos
+			if accept(&o) {
+				return o, true
+			}
+		}
+	}
+	start, budget := rand.IntN(NumSlots), 1024 // keys looked at, at most
 	for i := range NumSlots {
 		slot := (start + i) % NumSlots
 		t := &s.slots[slot].t
@@ -244,7 +263,12 @@ func (s *Store) randomRecord() (obj, bool) {
 			if e := t.e[pos]; e != 0 {
 				o := decodeRecord(s.heap.bytes(e & refMask))
 				o.ref, o.slot, o.pos = e&refMask, slot, pos
-				return o, true
+				if accept(&o) {
+					return o, true
+				}
+				if budget--; budget == 0 {
+					return obj{}, false
+				}
 			}
 		}
 	}
@@ -281,6 +305,66 @@ func cmdEvict(x exec, a [][]byte) resp.Reply {
 	}
 	x.s.evicted.Add(n)
 	return resp.Int(n)
+}
+
+// Access hints: access data is kept per replica, and a follower never sees
+// the reads its leader serves, so a new leader would judge keys by their
+// writes alone and evict a hot set that is only read. The leader therefore
+// notes one read in hintEvery (at most hintMax distinct keys between two
+// hints), and cluster proposes them now and then as CmdTouch, which every
+// replica applies as an access to those keys. It changes no value, version
+// or digest.
+const (
+	hintEvery = 16
+	hintMax   = 256
+	// CmdTouch is "raftcache.touch key...": an access to each key, on
+	// every replica.
+	CmdTouch = "raftcache.touch"
+)
+
+func init() { register(CmdTouch, true, cmdTouch) }
+
+func cmdTouch(x exec, a [][]byte) resp.Reply {
+	n := int64(0)
+	for _, key := range a[1:] {
+		var o obj
+		if x.s.find(&o, SlotOf(key), x.s.hashKey(key), key) {
+			x.s.touchAccess(&o, x.now)
+			n++
+		}
+	}
+	return resp.Int(n)
+}
+
+// noteRead samples the reads of this replica for access hints.
+func (s *Store) noteRead(key []byte) {
+	if s.hintReads.Add(1)%hintEvery != 0 || !s.hinting.Load() {
+		return
+	}
+	s.hintMu.Lock()
+	defer s.hintMu.Unlock()
+	if len(s.hints) < hintMax {
+		s.hints = append(s.hints, append([]byte(nil), key...))
+	}
+}
+
+// SetHinting turns the sampling of reads for access hints on or off
+// (on only while this replica leads and eviction is on).
+func (s *Store) SetHinting(on bool) { s.hinting.Store(on) }
+
+// TakeHints returns the keys sampled since the last call, as a CmdTouch
+// command, or nil when there are none.
+func (s *Store) TakeHints() [][]byte {
+	s.hintMu.Lock()
+	keys := s.hints
+	s.hints = nil
+	s.hintMu.Unlock()
+	if len(keys) == 0 {
+		return nil
+	}
+	slices.SortFunc(keys, bytes.Compare)
+	keys = slices.CompactFunc(keys, bytes.Equal)
+	return append([][]byte{[]byte(CmdTouch)}, keys...)
 }
 
 // EvictArgs builds the CmdEvict command for cands.

@@ -2,7 +2,6 @@ package store
 
 import (
 	"math"
-	"math/rand/v2"
 
 	"github.com/raftcache/raftcache/resp"
 )
@@ -197,30 +196,16 @@ func cmdCopy(x exec, a [][]byte) resp.Reply {
 }
 
 // cmdRandomKey is a read, so its randomness never reaches the log. It
-// starts at a random position of a random slot and takes the first live
-// key from there, moving on past empty slots and expired keys.
+// draws a live key as eviction samples one (randomRecord).
 func cmdRandomKey(x exec, _ [][]byte) resp.Reply {
 	if x.s.keys == 0 {
 		return resp.Null
 	}
-	start := rand.IntN(NumSlots)
-	for i := range NumSlots {
-		t := &x.s.slots[(start+i)%NumSlots].t
-		if t.n == 0 {
-			continue
-		}
-		off := rand.IntN(len(t.e))
-		for j := range t.e {
-			e := t.e[(off+j)%len(t.e)]
-			if e == 0 {
-				continue
-			}
-			if o := decodeRecord(x.s.heap.bytes(e & refMask)); !o.expired(x.now) {
-				return bulkCopy(o.key())
-			}
-		}
+	o, ok := x.s.randomRecord(func(o *obj) bool { return !o.expired(x.now) })
+	if !ok {
+		return resp.Null
 	}
-	return resp.Null
+	return bulkCopy(o.key())
 }
 
 // eachKey calls fn for every record of slot in table order until fn

@@ -69,6 +69,11 @@ type Store struct {
 	// count the read path's lookups, evicted the keys CmdEvict removed.
 	access                atomic.Pointer[AccessParams]
 	hits, misses, evicted atomic.Int64
+	// Access hints (evict.go): reads sampled while hinting is on.
+	hinting   atomic.Bool
+	hintReads atomic.Uint64
+	hintMu    sync.Mutex
+	hints     [][]byte
 }
 
 // heapSet is every heap of a store not yet destroyed, the current one
@@ -268,6 +273,7 @@ func (x *exec) lookup(key []byte) (o obj, ok bool) {
 			x.s.hits.Add(1)
 			if x.access {
 				x.s.touchAccess(&o, x.now)
+				x.s.noteRead(key)
 			}
 		}
 	}
