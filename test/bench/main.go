@@ -46,6 +46,9 @@ type config struct {
 	// instead of the comparison (failover.go).
 	failover int
 	steady   time.Duration
+	// eviction (GETs counted per target) selects the eviction run
+	// instead of the comparison (eviction.go).
+	eviction int
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -86,6 +89,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		"and report the write outages (results/failover.md)")
 	fs.DurationVar(&c.steady, "steady", 0, "instead of the comparison: run a 3-node cluster under load this long first and report its leader changes "+
 		"(with -failover, before the kills)")
+	fs.IntVar(&c.eviction, "eviction", 0, "instead of the comparison: compare the hit ratio of redis-server and one raftcache node "+
+		"under the same maxmemory and policy with this many cache-aside GETs per run, then their memory under sustained SETs "+
+		"(results/eviction.md)")
 	fs.StringVar(&rcArgs, "raftcache-args", "", "extra flags for every raftcache node, space separated (e.g. \"--log-store bolt\")")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -198,6 +204,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch {
 	case cfg.out == "-" || (cfg.out == "" && cfg.quick):
 		cfg.out = ""
+	case cfg.out == "" && cfg.eviction > 0:
+		cfg.out = filepath.Join(root, "test", "bench", "results", "eviction.md")
 	case cfg.out == "" && failoverRun:
 		cfg.out = filepath.Join(root, "test", "bench", "results", "failover.md")
 	case cfg.out == "":
@@ -213,7 +221,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	var md string
 	var rep *report
-	if failoverRun {
+	if cfg.eviction > 0 {
+		md, err = h.evictionReport(ctx)
+	} else if failoverRun {
 		md, err = h.failoverReport(ctx)
 	} else if rep, err = h.run(ctx); err == nil {
 		md = rep.markdown()

@@ -215,7 +215,7 @@ func (h *harness) startRedisCluster(ctx context.Context) ([]*process, []string, 
 // nodes, until every node leads as many shards as the others. It returns
 // the processes, their client addresses and their pprof addresses ("" when
 // the binary has no pprof flag or -profile is off).
-func (h *harness) startRaftcache(ctx context.Context, name string, n int) ([]*process, []string, []string, error) {
+func (h *harness) startRaftcache(ctx context.Context, name string, n int, extra ...string) ([]*process, []string, []string, error) {
 	type node struct {
 		id                     string
 		port, clusterPort, web int
@@ -250,6 +250,7 @@ func (h *harness) startRaftcache(ctx context.Context, name string, n int) ([]*pr
 			args = append(args, "--fsync", h.cfg.fsync)
 		}
 		args = append(args, h.cfg.raftcacheArgs...)
+		args = append(args, extra...)
 		pprof := ""
 		if nd.web != 0 {
 			pprof = addrOf(nd.web)
