@@ -28,6 +28,7 @@ type evictionRun struct {
 	target, policy string
 	gets, hits     int64
 	errors         int64
+	evicted        int64   // evicted_keys after the cache-aside run
 	rss            []int64 // VmRSS each second of the SET load
 	setErrors      string  // redis-benchmark's error lines, if any
 	err            string
@@ -76,14 +77,15 @@ func (h *harness) evictionReport(ctx context.Context) (string, error) {
 		"%d GETs to warm up, then %d GETs counted. raftcache's maxmemory counts its keyspace (records, indexes), Redis's "+
 		"all it allocates.\n\n", evictMaxMemory>>20, evictClients, evictUniverse, evictValueSize, h.cfg.eviction/2,
 		h.cfg.eviction)
-	w("| policy | redis-server hit ratio | raftcache hit ratio | ratio | errors (redis / raftcache) |\n| --- | ---: | ---: | ---: | --- |\n")
+	w("| policy | redis-server hit ratio | raftcache hit ratio | ratio | keys evicted (redis / raftcache) | errors (redis / raftcache) |\n| --- | ---: | ---: | ---: | --- | --- |\n")
 	for i := 0; i+1 < len(runs); i += 2 {
 		r, rc := runs[i], runs[i+1]
 		ratio := "—"
 		if r.hitRatio() > 0 {
 			ratio = fmt.Sprintf("%.2f", rc.hitRatio()/r.hitRatio())
 		}
-		w("| %s | %s | %s | %s | %d / %d |\n", r.policy, cellRatio(r), cellRatio(rc), ratio, r.errors, rc.errors)
+		w("| %s | %s | %s | %s | %d / %d | %d / %d |\n", r.policy, cellRatio(r), cellRatio(rc), ratio, r.evicted, rc.evicted,
+			r.errors, rc.errors)
 	}
 	w("\nResident memory (MiB, VmRSS each second) under `redis-benchmark -t set -P 16 -c 50 -r 100000000 -d %d`, "+
 		"after the cache-aside run:\n\n| policy | target | max | curve | OOM or other errors |\n| --- | --- | ---: | --- | --- |\n",
@@ -140,6 +142,9 @@ func (h *harness) evictionTarget(ctx context.Context, target, policy string) evi
 	}
 	h.cacheAside(ctx, addr, int64(h.cfg.eviction)/2, nil) // warm-up
 	h.cacheAside(ctx, addr, int64(h.cfg.eviction), &r)
+	if info, err := command(addr, "INFO", "stats"); err == nil {
+		r.evicted, _ = strconv.ParseInt(infoFields(info)["evicted_keys"], 10, 64)
+	}
 	r.rss, r.setErrors = h.sustainedSets(ctx, addr, procs[0])
 	return r
 }
