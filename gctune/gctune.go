@@ -43,8 +43,10 @@ type Config struct {
 	// environment set it. 0 is adaptive.
 	Percent int
 	// Headroom is the heap growth between collections under load
-	// (default 64 MiB).
-	Headroom int64
+	// (default 64 MiB). HeadroomNow, when set and above 0, overrides it at
+	// each reading (a maxmemory set at run time: see ForMaxMemory).
+	Headroom    int64
+	HeadroomNow func() int64
 	// Limit is the process's memory limit in bytes, 0 for none.
 	Limit int64
 	// OffHeap returns the memory the process holds outside the Go heap
@@ -96,7 +98,13 @@ func (t *tuner) decide(r reading) decision {
 	case t.cfg.Percent > 0:
 		d.percent = t.cfg.Percent
 	case t.cfg.Percent == 0:
-		d.percent = int(min(max(100*t.cfg.Headroom/max(r.live, 1), minPercent), maxPercent))
+		headroom := t.cfg.Headroom
+		if t.cfg.HeadroomNow != nil {
+			if h := t.cfg.HeadroomNow(); h > 0 {
+				headroom = h
+			}
+		}
+		d.percent = int(min(max(100*headroom/max(r.live, 1), minPercent), maxPercent))
 	}
 	if t.cfg.Limit > 0 {
 		d.limit = max(t.cfg.Limit-r.offHeap, r.live+r.live/10)
@@ -110,6 +118,17 @@ func (t *tuner) decide(r reading) decision {
 		d.release, t.released = true, true
 	}
 	return d
+}
+
+// ForMaxMemory is the heap headroom for a node whose keyspace maxmemory
+// bounds: an eighth of maxmemory, between 8 and 64 MiB, so that what the
+// collector leaves lying around stays small beside the data (0: no
+// maxmemory, the default headroom).
+func ForMaxMemory(maxmemory int64) int64 {
+	if maxmemory <= 0 {
+		return 0
+	}
+	return min(max(maxmemory/8, 8<<20), defaultHeadroom)
 }
 
 // Run tunes the collector until ctx ends, measuring every cfg.Interval.

@@ -84,3 +84,13 @@ func TestRunSetsTheCollector(t *testing.T) {
 		t.Fatalf("GOGC %d, want 321", p)
 	}
 }
+
+func TestForMaxMemory(t *testing.T) {
+	for _, tc := range []struct{ maxmemory, want int64 }{
+		{0, 0}, {1 << 20, 8 << 20}, {32 << 20, 8 << 20}, {256 << 20, 32 << 20}, {8 << 30, 64 << 20},
+	} {
+		if got := ForMaxMemory(tc.maxmemory); got != tc.want {
+			t.Errorf("ForMaxMemory(%d) = %d, want %d", tc.maxmemory, got, tc.want)
+		}
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -397,7 +398,15 @@ func run(args []string) error {
 	// The keyspace lives outside the Go heap; the tuner sets the
 	// collector from the heap's live size and allocation rate, and keeps
 	// a GOMEMLIMIT for the whole process (see package gctune).
-	gc := gctune.Config{Percent: o.gcPercent, OffHeap: store.OffHeapBytes}
+	// Past maxmemory, the collector's headroom shrinks with it (the node
+	// is set once it is open; CONFIG SET may change maxmemory).
+	var nodeRef atomic.Pointer[cluster.Node]
+	gc := gctune.Config{Percent: o.gcPercent, OffHeap: store.OffHeapBytes, HeadroomNow: func() int64 {
+		if n := nodeRef.Load(); n != nil {
+			return gctune.ForMaxMemory(n.Eviction().MaxMemory)
+		}
+		return gctune.ForMaxMemory(o.maxMemory)
+	}}
 	if os.Getenv("GOGC") != "" {
 		gc.Percent = -1
 	}
@@ -456,6 +465,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	nodeRef.Store(node)
 	srv := server.New(server.Config{Addr: o.addr, Version: version, DataDir: o.dir,
 		Limits: o.limits(), RequirePass: o.requirePass, ProtectedMode: o.protectedMode,
 		Params: o.params(), LogLevel: &level, ConfigFile: o.configFile},
