@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/raftcache/raftcache/test/lin"
 )
 
@@ -45,12 +43,7 @@ func TestCrashStorm(t *testing.T) {
 
 func crashStorm(t *testing.T, fc *faultCluster, rng *rand.Rand, key string, snapshots bool) {
 	quietDialFailures()
-	clients := map[*proc]*redis.Client{}
-	for _, p := range fc.procs {
-		clients[p] = redis.NewClient(&redis.Options{Addr: p.addr(), MaxRetries: -1, DialTimeout: time.Second,
-			DialerRetries: 1, ReadTimeout: 12 * time.Second})
-		defer clients[p].Close()
-	}
+	clients := fc.clients(12 * time.Second)
 	marks := fc.logMarks()
 
 	// Four clients share the 100 INCRBYs, so that kills land while

@@ -65,12 +65,7 @@ func TestEvictionUnderFailover(t *testing.T) {
 	for i := range hot {
 		hot[i] = fmt.Sprintf("hot:%d", i)
 	}
-	clients := map[*proc]*redis.Client{}
-	for _, p := range fc.procs {
-		clients[p] = redis.NewClient(&redis.Options{Addr: p.addr(), MaxRetries: -1, DialTimeout: time.Second,
-			DialerRetries: 1, ReadTimeout: 10 * time.Second})
-		defer clients[p].Close()
-	}
+	clients := fc.clients(10 * time.Second)
 	var (
 		mu      sync.Mutex
 		down    *proc

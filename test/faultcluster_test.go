@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // faultCluster is a testCluster whose processes the test kills, pauses
@@ -110,6 +112,19 @@ func (fc *faultCluster) watch() {
 		}
 		fc.mu.Unlock()
 	}
+}
+
+// clients returns a plain go-redis client per node, with the test's
+// reply timeout, never retrying on its own; they close with the test.
+func (fc *faultCluster) clients(readTimeout time.Duration) map[*proc]*redis.Client {
+	out := map[*proc]*redis.Client{}
+	for _, p := range fc.procs {
+		c := redis.NewClient(&redis.Options{Addr: p.addr(), MaxRetries: -1, DialTimeout: time.Second,
+			DialerRetries: 1, ReadTimeout: readTimeout})
+		fc.t.Cleanup(func() { c.Close() })
+		out[p] = c
+	}
+	return out
 }
 
 // liveExcept returns the nodes other than down (nil: all of them).

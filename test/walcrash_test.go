@@ -115,12 +115,7 @@ func TestPipelinedCrashStorm(t *testing.T) {
 	kills := crashKills(t)
 	fc := newFaultCluster(t, 3, 3, false)
 	quietDialFailures()
-	clients := map[*proc]*redis.Client{}
-	for _, p := range fc.procs {
-		clients[p] = redis.NewClient(&redis.Options{Addr: p.addr(), MaxRetries: -1, DialTimeout: time.Second,
-			DialerRetries: 1, ReadTimeout: 15 * time.Second})
-		defer clients[p].Close()
-	}
+	clients := fc.clients(15 * time.Second)
 
 	const writers, keysPerWriter, pipeline = 6, 48, 16
 	var (

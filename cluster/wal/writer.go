@@ -253,14 +253,16 @@ func (b *batch) hasAppendOf(shard uint32) bool {
 	return false
 }
 
-func (w *WAL) syncIfDirty() {
+// syncIfDirty syncs what was written since the last sync and returns
+// the log's error, if it has one (a failed sync poisons it).
+func (w *WAL) syncIfDirty() error {
 	if !w.dirty {
-		return
+		return w.failed()
 	}
 	start := time.Now()
 	if err := w.active.f.Sync(); err != nil {
 		w.poison(fmt.Errorf("%w: sync log segment %d: %w", ErrMaybeWritten, w.active.id, err))
-		return
+		return w.failed()
 	}
 	took := time.Since(start)
 	w.lastSync = took
@@ -270,6 +272,14 @@ func (w *WAL) syncIfDirty() {
 		w.opts.SyncObserver(took)
 	}
 	w.dirty = false
+	return nil
+}
+
+// failed returns the error that stopped the log, nil if none.
+func (w *WAL) failed() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
 }
 
 func (w *WAL) poison(err error) {
@@ -285,10 +295,7 @@ func (w *WAL) poison(err error) {
 // segment, rotating to a new segment first when they do not fit, then
 // syncs when due.
 func (w *WAL) write(b *batch) error {
-	w.mu.Lock()
-	err := w.err
-	w.mu.Unlock()
-	if err != nil {
+	if err := w.failed(); err != nil {
 		return err
 	}
 	if w.activeOff > w.dataStart && w.activeOff+int64(len(b.buf)) > w.active.size {
@@ -321,11 +328,7 @@ func (w *WAL) write(b *batch) error {
 	w.stats.frames.Add(uint64(len(b.frames)))
 	w.stats.bytes.Add(uint64(len(b.buf)))
 	if w.opts.Sync == SyncAlways || b.sync {
-		w.syncIfDirty()
-		w.mu.Lock()
-		err := w.err
-		w.mu.Unlock()
-		if err != nil {
+		if err := w.syncIfDirty(); err != nil {
 			return err
 		}
 	}
@@ -432,10 +435,7 @@ func (w *WAL) remove(segs []*segment) {
 	// The deletions that free these segments must be on disk first: with
 	// SyncEverySec they may not be yet, and a crash would bring back a log
 	// that needs what was removed.
-	w.syncIfDirty()
-	w.mu.Lock()
-	err := w.err
-	w.mu.Unlock()
+	err := w.syncIfDirty()
 	for i := len(segs) - 1; i >= 0; i-- {
 		s := segs[i]
 		s.mu.Lock()
@@ -501,11 +501,7 @@ func (w *WAL) prepareSpare() spareFile {
 // every shard's stable state into it, syncs it and renames it into place.
 func (w *WAL) rotate() error {
 	if w.active != nil {
-		w.syncIfDirty()
-		w.mu.Lock()
-		err := w.err
-		w.mu.Unlock()
-		if err != nil {
+		if err := w.syncIfDirty(); err != nil {
 			return err
 		}
 	}
