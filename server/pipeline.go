@@ -43,7 +43,7 @@ func (c *client) canBatch() bool {
 // batchable classifies args: ok when it is a data command the store runs
 // whose keys all live in one shard.
 func (s *Server) batchable(c *client, args [][]byte) (p pipelined, ok bool) {
-	if len(args) == 0 || isReleaseFrame(args) {
+	if len(args) == 0 {
 		return p, false
 	}
 	cmd := resp.Lookup(args[0])
