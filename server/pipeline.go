@@ -192,7 +192,7 @@ func (s *Server) serveRun(conn redcon.Conn, c *client, run []pipelined) {
 		s.observeCommand(c, run[i].cmd, run[i].args, took)
 		s.write(conn, c, &r)
 	}
-	c.lastCmd.Store(run[len(run)-1].cmd.Name)
+	c.lastCmd.Store(&run[len(run)-1].cmd.Name)
 	for j := range groups {
 		clear(groups[j].cmds) // the arguments alias redcon's buffers
 		clear(groups[j].reads)

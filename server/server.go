@@ -185,7 +185,7 @@ func (s *Server) accept(conn redcon.Conn) bool {
 	c.ctx, c.cancel = context.WithCancel(s.ctx)
 	c.setProto(resp.RESP2)
 	c.shared.multi.Store(-1)
-	c.lastCmd.Store("NULL")
+	c.lastCmd.Store(&noCommand)
 	if nc := conn.NetConn(); nc != nil {
 		c.laddr = nc.LocalAddr().String()
 	}
@@ -199,6 +199,9 @@ func (s *Server) accept(conn redcon.Conn) bool {
 	s.stats.connections.Add(1)
 	return true
 }
+
+// noCommand is CLIENT LIST's cmd before a connection's first command.
+var noCommand = "NULL"
 
 func (s *Server) closed(conn redcon.Conn, err error) {
 	c, _ := conn.Context().(*client)
