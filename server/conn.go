@@ -36,7 +36,6 @@ type client struct {
 	// aborted is set when the server closed the connection mid-pipeline
 	// (output limit): nothing more of the pipeline runs.
 	aborted bool
-	buf     []byte
 	keyPos  []int
 	// multi is the open transaction (MULTI was called), or nil.
 	multi *txState

@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/tidwall/redcon"
 	"go.uber.org/zap"
 
 	"github.com/raftcache/raftcache/resp"
@@ -315,27 +314,23 @@ func (g *guardConn) Close() error {
 // once the requests read are served.
 const flushAt = 256 << 10
 
-// queueReply queues one encoded reply on the connection, keeping what the
-// server holds for the client under OutputBufferLimit: replies are
+// queueReply encodes one reply onto the connection's queue, keeping what
+// the server holds for the client under OutputBufferLimit: replies are
 // written once flushAt bytes pile up (a client that does not read then
 // blocks only its own goroutine, until WriteTimeout), and a reply that
-// would take the pile past the limit closes the connection instead,
+// takes the pile past the limit closes the connection instead, unsent,
 // running nothing more of its pipeline.
-func (s *Server) queueReply(conn redcon.Conn, c *client, b []byte) {
-	rc, _ := conn.(*respConn)
-	if rc == nil {
-		conn.WriteRaw(b)
-		return
-	}
-	if int64(len(rc.out))+int64(len(b)) > s.limits.OutputBufferLimit {
+func (s *Server) queueReply(rc *respConn, c *client, r *resp.Reply) {
+	queued := len(rc.out)
+	rc.out = resp.AppendReply(rc.out, r, c.proto)
+	if int64(len(rc.out)) > s.limits.OutputBufferLimit {
 		s.log.Warn("closing client that reached the output buffer limit",
-			rc.g.logFields(zap.Int64("limit", s.limits.OutputBufferLimit), zap.Int("reply_bytes", len(b)),
-				zap.Int("queued_bytes", len(rc.out)))...)
+			rc.g.logFields(zap.Int64("limit", s.limits.OutputBufferLimit), zap.Int("reply_bytes", len(rc.out)-queued),
+				zap.Int("queued_bytes", queued))...)
 		c.aborted = true
 		rc.abort()
 		return
 	}
-	rc.out = append(rc.out, b...)
 	if len(rc.out) >= flushAt && rc.flush() != nil {
 		c.aborted = true
 		rc.abort()

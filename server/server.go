@@ -278,9 +278,10 @@ func (s *Server) write(conn redcon.Conn, c *client, r *resp.Reply) {
 		conn.Close()
 		return
 	}
-	c.buf = resp.AppendReply(c.buf[:0], r, c.proto)
-	s.queueReply(conn, c, c.buf)
-	if cap(c.buf) > 64<<10 {
-		c.buf = nil // do not pin a large reply's buffer for the connection's life
+	rc, ok := conn.(*respConn)
+	if !ok {
+		conn.WriteRaw(resp.AppendReply(nil, r, c.proto))
+		return
 	}
+	s.queueReply(rc, c, r)
 }
