@@ -279,6 +279,14 @@ func (s *Server) write(conn redcon.Conn, c *client, r *resp.Reply) {
 		return
 	}
 	rc, ok := conn.(*respConn)
+	if ok && c.ctx.Err() != nil {
+		// CLIENT KILL ended the connection while the command ran (it
+		// cancels the client's context, then closes the socket): a
+		// killed client gets no more replies.
+		c.aborted = true
+		rc.abort()
+		return
+	}
 	if !ok {
 		conn.WriteRaw(resp.AppendReply(nil, r, c.proto))
 		return
