@@ -116,7 +116,9 @@ func (f *framer) feed(in []byte) int {
 			f.line = lineScan{}
 			if in[i] == '*' {
 				f.state = stMbulk
-				k, ended = f.scanCountLine(in[i:])
+				if k = f.simpleCountLine(in[i:]); k == 0 {
+					k, ended = f.scanCountLine(in[i:])
+				}
 			} else {
 				f.state = stInline
 				k, ended = f.scanInline(in[i:])
@@ -124,7 +126,12 @@ func (f *framer) feed(in []byte) int {
 		case stInline:
 			k, ended = f.scanInline(in[i:])
 		case stMbulk, stBulk:
-			k, ended = f.scanCountLine(in[i:])
+			if f.line.n == 0 {
+				k = f.simpleCountLine(in[i:])
+			}
+			if k == 0 {
+				k, ended = f.scanCountLine(in[i:])
+			}
 		case stMbulkEnd, stBulkEnd:
 			k, ended = 1, f.endCountLine()
 		case stData:
@@ -254,6 +261,50 @@ func (f *framer) consume() {
 	if cap(f.reqs) > maxBatch {
 		f.reqs = nil
 	}
+}
+
+// simpleCountLine is the fast path of the count lines clients send: when
+// in starts with a whole "*<count>" or "$<len>" line, the byte after its
+// '\r' included, whose number is plain (1 to 18 digits, no sign, no
+// leading zero) and within every limit, it takes the line as
+// scanCountLine and endCountLine would and returns its length. Otherwise
+// it returns 0 and changes nothing, and the general path judges the line.
+func (f *framer) simpleCountLine(in []byte) int {
+	var n int64
+	i := 1
+	for ; i < len(in) && i <= 19; i++ {
+		c := in[i]
+		if c < '0' || c > '9' {
+			break
+		}
+		n = n*10 + int64(c-'0')
+	}
+	digits := i - 1
+	if digits == 0 || digits > 18 || i+1 >= len(in) || in[i] != '\r' || in[1] == '0' && digits > 1 {
+		return 0
+	}
+	switch {
+	case f.state == stMbulk && in[0] == '*':
+		if n < 1 || n > f.maxMultibulk || n > math.MaxInt32 || f.unauth && n > maxUnauthArgs {
+			return 0
+		}
+		f.args = n
+		f.state = stBulk
+		f.line = lineScan{}
+	case f.state == stBulk && in[0] == '$':
+		if n > f.maxBulk || f.unauth && n > maxUnauthBulk {
+			return 0
+		}
+		f.bulkLeft = n
+		if n == 0 {
+			f.state, f.skip = stDataEnd, 2
+		} else {
+			f.state = stData
+		}
+	default:
+		return 0
+	}
+	return i + 2
 }
 
 // scanCountLine reads a "*<count>" or "$<len>" line up to its '\r' and,

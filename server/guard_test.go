@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"errors"
 	"strconv"
 	"strings"
@@ -159,6 +160,38 @@ func TestFramerErrors(t *testing.T) {
 	for _, in := range []string{"*10\r\n", "*1\r\n$16384\r\n"} {
 		if _, err := frameAll(t, Limits{}, []byte(in), 0, true); err != nil {
 			t.Errorf("%q unauthenticated: %v", in, err)
+		}
+	}
+}
+
+// TestFramerSimpleCountLines checks the fast path for count lines
+// (simpleCountLine) against the general one on the lines at its edges:
+// whole, the input goes through the fast path where it can; byte by
+// byte, never. Both must frame the same requests and fail the same way.
+func TestFramerSimpleCountLines(t *testing.T) {
+	nines := func(n int) string { return strings.Repeat("9", n) }
+	lines := []string{
+		"*1\r\n", "*0\r\n", "*-1\r\n", "*01\r\n", "*+1\r\n", "*10\r\n", "*11\r\n", "*64\r\n", "*65\r\n",
+		"*2147483647\r\n", "*2147483648\r\n", "*" + nines(18) + "\r\n", "*" + nines(19) + "\r\n", "*1\rX", "*1\n\n", "*1 \r\n",
+		"$0\r\n", "$00\r\n", "$-0\r\n", "$1\r\n", "$4096\r\n", "$4097\r\n", "$16384\r\n", "$16385\r\n",
+		"$" + nines(18) + "\r\n", "$" + nines(19) + "\r\n", "$" + nines(30) + "\r\n", "$1\rX", "$1\x00\r\n", "+1\r\n", "$\r\n",
+	}
+	lim := Limits{ProtoMaxBulkLen: 4096, MaxMultibulkLen: 64}
+	for _, line := range lines {
+		var ins []string
+		if line[0] == '*' {
+			ins = []string{line + "$4\r\nPING\r\n" + strings.Repeat("$1\r\nx\r\n", 70), line + "PING\r\n"}
+		} else {
+			ins = []string{"*2\r\n$4\r\nECHO\r\n" + line + strings.Repeat("y", 5000) + "\r\nPING\r\n"}
+		}
+		for _, in := range ins {
+			for _, unauth := range []bool{false, true} {
+				fast, errFast := frameAll(t, lim, []byte(in), 0, unauth)
+				slow, errSlow := frameAll(t, lim, []byte(in), 1, unauth)
+				if !bytes.Equal(fast, slow) || !sameError(errFast, errSlow) {
+					t.Errorf("%q (unauthenticated %v): whole %q, %v; byte by byte %q, %v", in, unauth, fast, errFast, slow, errSlow)
+				}
+			}
 		}
 	}
 }
