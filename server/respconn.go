@@ -52,6 +52,9 @@ const (
 
 // Serve accepts clients until Close. It returns nil after Close.
 func (s *Server) Serve() error {
+	if s.ln == nil {
+		return errors.New("serve clients: not listening (call Listen first)")
+	}
 	if _, ok := s.ln.(*guardListener); !ok {
 		s.ln = newGuardListener(s.ln, s)
 	}
