@@ -246,7 +246,9 @@ func (f *framer) consume() {
 	start := f.argEnd(n)
 	f.reqs = f.reqs[:0]
 	if rest := f.data[start:]; cap(f.data) > keepData && len(rest) <= keepData/2 {
-		f.data = append([]byte(nil), rest...)
+		// A fresh buffer of a socket read's size: the next request is
+		// likely small again, and a large one regrows it from there.
+		f.data = append(make([]byte, 0, max(len(rest), inBufSize)), rest...)
 	} else {
 		f.data = f.data[:copy(f.data, rest)]
 	}
