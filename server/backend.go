@@ -60,6 +60,11 @@ type Backend interface {
 	// leader is known, addr empty when the leader's address is unknown.
 	// Cluster-aware connections are redirected by it (MOVED).
 	LeaderOf(shard int) (id, addr string)
+	// Leads reports whether this node leads the shard at this moment,
+	// without waiting or asking anyone: a hint for how to schedule work
+	// (a read of a shard this node leads is served from memory), never a
+	// promise, since leadership can move the next instant.
+	Leads(shard int) bool
 	// ReadLocal executes a read-only command on this node's replica of the
 	// shard with no leadership check: possibly stale, as a Redis Cluster
 	// replica's answer to a READONLY connection is.
@@ -129,6 +134,8 @@ func (b NodeBackend) LeaderOf(shard int) (id, addr string) {
 	}
 	return id, addr
 }
+
+func (b NodeBackend) Leads(shard int) bool { return b.Node.Shards()[shard].IsLeader() }
 
 func (b NodeBackend) ReadLocal(shard int, args [][]byte) resp.Reply {
 	return b.Node.Shards()[shard].ReadLocal(args)

@@ -36,7 +36,6 @@ type client struct {
 	// aborted is set when the server closed the connection mid-pipeline
 	// (output limit): nothing more of the pipeline runs.
 	aborted bool
-	buf     []byte
 	keyPos  []int
 	// multi is the open transaction (MULTI was called), or nil.
 	multi *txState
@@ -65,7 +64,10 @@ type client struct {
 	// transparently. readOnly (READONLY) lets it read this node's replica.
 	clusterAware, readOnly bool
 
-	lastCmd    atomic.Value // string: full name of the last command
+	// lastCmd points to the full name of the last command, a string of
+	// the command table's (or noCommand), so that recording it costs no
+	// allocation.
+	lastCmd    atomic.Pointer[string]
 	lastActive atomic.Int64 // Unix ms
 	// shared mirrors what CLIENT LIST and INFO show about the connection.
 	shared struct {
@@ -139,7 +141,7 @@ func (c *client) info(now time.Time) string {
 	if c.lastActive.Load() == 0 {
 		last = c.created
 	}
-	cmd, _ := c.lastCmd.Load().(string)
+	cmd := *c.lastCmd.Load()
 	var b strings.Builder
 	b.WriteString("id=" + strconv.FormatInt(c.id, 10))
 	b.WriteString(" addr=" + c.addr)

@@ -46,9 +46,9 @@ func (s *Server) dispatch(conn redcon.Conn, c *client, args [][]byte) resp.Reply
 		if !sub.CheckArity(len(args)) {
 			return resp.ErrWrongArgs(sub.FullName).Reply()
 		}
-		c.lastCmd.Store(sub.FullName)
+		c.lastCmd.Store(&sub.FullName)
 	} else {
-		c.lastCmd.Store(cmd.Name)
+		c.lastCmd.Store(&cmd.Name)
 	}
 	// After lookup and arity, before anything else, as Redis orders it.
 	if !c.authenticated() && !cmd.HasFlag(resp.FlagNoAuth) {

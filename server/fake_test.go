@@ -229,6 +229,8 @@ func (b *fakeBackend) LeaderOf(shard int) (id, addr string) {
 	return id, addr
 }
 
+func (b *fakeBackend) Leads(shard int) bool { return b.leader(shard) == "fake" }
+
 func (b *fakeBackend) ReadLocal(shard int, args [][]byte) resp.Reply {
 	b.mu.Lock()
 	b.localReads++

@@ -2,27 +2,25 @@ package server
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/hex"
 	"math"
-	"strconv"
-	"strings"
+	"slices"
+
+	"github.com/tidwall/redcon"
 
 	"github.com/raftcache/raftcache/resp"
 )
 
-// framer turns the bytes a client sends into canonical multibulk frames
-// ("*N\r\n" then N times "$len\r\ndata\r\n") for redcon, whose own reader
-// then never sees a byte a client chose freely outside bulk data. It reads
-// the stream as Redis 7.0's processInlineBuffer and processMultibulkBuffer
-// do, with the same leniencies and the same errors, and it checks every
-// length before it trusts it: a claimed size only ever bounds a copy of
-// bytes that have arrived, so no claim makes it allocate.
+// framer parses the bytes a client sends into requests: each request's
+// arguments, ready for dispatch. It reads the stream as Redis 7.0's
+// processInlineBuffer and processMultibulkBuffer do, with the same
+// leniencies and the same errors, and it checks every length before it
+// trusts it: a claimed size only ever bounds a copy of bytes that have
+// arrived, so no claim makes it allocate.
 //
 // Input comes in pieces of any size (feed); the result does not depend on
-// how the stream was cut. Output collects in out: frames that are
-// complete, possibly followed by the beginning of the next one. A framer
-// is owned by one connection's goroutine.
+// how the stream was cut. The requests collect in data, ends and reqs
+// until the connection has served them (consume). A framer is owned by
+// one connection's goroutine.
 type framer struct {
 	maxBulk      int64
 	maxMultibulk int64
@@ -41,28 +39,18 @@ type framer struct {
 	reqBytes int64 // input bytes of the request being read
 	inline   []byte
 
-	// out holds canonical bytes not yet handed on, from outPos.
-	// endsPending says a request ended in out since the last time out
-	// ran dry: handing all of out on delivers a whole command.
-	out         []byte
-	outPos      int
-	endsPending bool
-	lastEnd     int // len(out) just after the last complete request
-
-	// taken counts the bytes handed on; reqStart is the count of bytes
-	// framed (handed on or not) when the current request began. nopDue
-	// says a large request just ended: redcon's buffer grew for it and
-	// must be made to let go (see releaseFrame).
-	taken    int64
-	reqStart int64
-	nopDue   bool
+	// The requests framed and not yet consumed. The arguments' bytes lie
+	// back to back in data: argument i ends at ends[i] and starts where
+	// argument i-1 ends (at 0 for the first). reqs[j] is the number of
+	// arguments up to the end of complete request j. After the last
+	// complete request come the arguments of the one being read, the last
+	// of them possibly in part.
+	data []byte
+	ends []int
+	reqs []int
 
 	// err is the first error; the framer stops at it for good.
 	err error
-
-	// scratch for inline requests
-	argBuf  []byte
-	argEnds []int
 }
 
 type frameState uint8
@@ -89,10 +77,17 @@ type lineScan struct {
 	numLen int // bytes after first kept in num; more mark the number invalid
 }
 
-// outHigh bounds how much feed adds to out in one call, so a connection's
-// buffers stay small whatever a request claims: bulk data is handed on as
-// it arrives.
-const outHigh = 32 << 10
+// maxBatch is the most complete requests feed collects before it stops,
+// so that a pipeline of tiny requests is served in bounded batches.
+const maxBatch = 1024
+
+// Past these capacities consume lets go of the framer's buffers once the
+// requests in them are served, so that an idle connection holds little
+// whatever it sent before.
+const (
+	keepData = 16 << 10
+	keepArgs = 1024
+)
 
 // Errors that close the connection without a reply.
 type guardError struct{ msg string }
@@ -110,20 +105,20 @@ func newFramer(lim Limits) framer {
 
 // feed reads requests from in and returns how many bytes it consumed. It
 // stops early at an error, at the end of each request while the client is
-// unauthenticated and of a large request (nopDue), and when out has grown
-// past outHigh.
+// unauthenticated, and once maxBatch requests wait to be served.
 func (f *framer) feed(in []byte) int {
 	i := 0
-	for i < len(in) && f.err == nil && len(f.out)-f.outPos < outHigh {
+	for i < len(in) && f.err == nil && len(f.reqs) < maxBatch {
 		k := 0
 		ended := false
 		switch f.state {
 		case stRequest:
 			f.line = lineScan{}
-			f.reqStart = f.framed()
 			if in[i] == '*' {
 				f.state = stMbulk
-				k, ended = f.scanCountLine(in[i:])
+				if k = f.simpleCountLine(in[i:]); k == 0 {
+					k, ended = f.scanCountLine(in[i:])
+				}
 			} else {
 				f.state = stInline
 				k, ended = f.scanInline(in[i:])
@@ -131,7 +126,12 @@ func (f *framer) feed(in []byte) int {
 		case stInline:
 			k, ended = f.scanInline(in[i:])
 		case stMbulk, stBulk:
-			k, ended = f.scanCountLine(in[i:])
+			if f.line.n == 0 {
+				k = f.simpleCountLine(in[i:])
+			}
+			if k == 0 {
+				k, ended = f.scanCountLine(in[i:])
+			}
 		case stMbulkEnd, stBulkEnd:
 			k, ended = 1, f.endCountLine()
 		case stData:
@@ -139,13 +139,13 @@ func (f *framer) feed(in []byte) int {
 			if int64(len(rest)) >= f.bulkLeft+2 {
 				// The data and the two bytes after it are here.
 				k = int(f.bulkLeft) + 2
-				f.out = append(f.out, rest[:f.bulkLeft]...)
+				f.data = append(f.data, rest[:f.bulkLeft]...)
 				f.bulkLeft = 0
 				ended = f.endBulk()
 				break
 			}
 			k = int(min(int64(len(rest)), f.bulkLeft))
-			f.out = append(f.out, rest[:k]...)
+			f.data = append(f.data, rest[:k]...)
 			f.bulkLeft -= int64(k)
 			if f.bulkLeft == 0 {
 				f.state, f.skip = stDataEnd, 2
@@ -164,7 +164,7 @@ func (f *framer) feed(in []byte) int {
 		}
 		if ended {
 			f.reqBytes = 0
-			if f.unauth || f.nopDue {
+			if f.unauth {
 				break
 			}
 		}
@@ -175,7 +175,7 @@ func (f *framer) feed(in []byte) int {
 // endBulk finishes a bulk whose data and the two bytes after it were read,
 // and reports whether that ended the request.
 func (f *framer) endBulk() bool {
-	f.out = append(f.out, '\r', '\n')
+	f.ends = append(f.ends, len(f.data))
 	f.args--
 	if f.args == 0 {
 		f.endRequest()
@@ -186,76 +186,127 @@ func (f *framer) endBulk() bool {
 	return false
 }
 
-// take copies pending output into p. boundary reports that out ran dry
-// with the end of a request among the bytes handed on since it last did.
-func (f *framer) take(p []byte) (n int, boundary bool) {
-	n = copy(p, f.out[f.outPos:])
-	f.outPos += n
-	f.taken += int64(n)
-	if f.outPos == len(f.out) {
-		boundary = f.endsPending
-		f.endsPending = false
-		f.outPos, f.lastEnd = 0, 0
-		if cap(f.out) > 4*outHigh {
-			f.out = nil // an inline request can expand a lot; do not keep that
-		} else {
-			f.out = f.out[:0]
-		}
-	}
-	return n, boundary
-}
-
-// framed counts the canonical bytes produced so far.
-func (f *framer) framed() int64 { return f.taken + int64(len(f.out)-f.outPos) }
-
-// largeRequest is the framed size past which a request is followed by a
-// releaseFrame.
-const largeRequest = 64 << 10
-
-// releaseFrame is a request the server ignores (see isReleaseFrame),
-// handed to redcon on its own read right after a large request. redcon's
-// reader keeps the buffer it grew for the large request (twice its size)
-// for as long as later requests fit in 4 KiB; a request that does not fit
-// makes it allocate a fresh 8 KiB buffer and drop the large one. This one
-// is 4 KiB and a little more. Its name is random, drawn once per process,
-// so no client can send it.
-var releaseFrame, releaseName = func() ([]byte, string) {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	name := "raftcache-release-" + hex.EncodeToString(b[:])
-	frame := "*2\r\n$" + strconv.Itoa(len(name)) + "\r\n" + name + "\r\n$4096\r\n" + strings.Repeat("\x00", 4096) + "\r\n"
-	return []byte(frame), name
-}()
-
-// isReleaseFrame reports whether a command is a releaseFrame.
-func isReleaseFrame(args [][]byte) bool {
-	return len(args) == 2 && len(args[0]) == len(releaseName) && string(args[0]) == releaseName
-}
-
-// appendRelease queues a releaseFrame. The guard calls it when out is
-// empty, so the frame starts a read of its own.
-func (f *framer) appendRelease() {
-	f.nopDue = false
-	f.out = append(f.out, releaseFrame...)
-	f.lastEnd = len(f.out)
-	f.endsPending = true
-}
-
-// dropPartial forgets the output of a request that an error cut short.
-func (f *framer) dropPartial() {
-	f.out = f.out[:max(f.lastEnd, f.outPos)]
-}
-
-// endRequest marks the end of a request in out.
+// endRequest marks the end of a request.
 func (f *framer) endRequest() {
 	f.state = stRequest
-	if f.framed()-f.reqStart > largeRequest {
-		f.nopDue = true
+	f.reqs = append(f.reqs, len(f.ends))
+}
+
+// argEnd is where the first n arguments end in data.
+func (f *framer) argEnd(n int) int {
+	if n == 0 {
+		return 0
 	}
-	if len(f.out) > f.lastEnd {
-		f.lastEnd = len(f.out)
-		f.endsPending = true
+	return f.ends[n-1]
+}
+
+// complete returns how many arguments the complete requests have.
+func (f *framer) complete() int {
+	if len(f.reqs) == 0 {
+		return 0
 	}
+	return f.reqs[len(f.reqs)-1]
+}
+
+// dropPartial forgets the request that an error cut short.
+func (f *framer) dropPartial() {
+	n := f.complete()
+	f.ends = f.ends[:n]
+	f.data = f.data[:f.argEnd(n)]
+}
+
+// requests appends the complete requests to cmds, their arguments to
+// argv (from its start), and returns both. The arguments alias data: they
+// are valid until consume, and each is capped so that appending to one
+// cannot overwrite the next.
+func (f *framer) requests(cmds []redcon.Command, argv [][]byte) ([]redcon.Command, [][]byte) {
+	n := f.complete()
+	argv = slices.Grow(argv[:0], n)[:n]
+	start := 0
+	for i, end := range f.ends[:n] {
+		argv[i] = f.data[start:end:end]
+		start = end
+	}
+	first := 0
+	for _, last := range f.reqs {
+		cmds = append(cmds, redcon.Command{Args: argv[first:last:last]})
+		first = last
+	}
+	return cmds, argv
+}
+
+// consume forgets the complete requests, once served, and moves the one
+// being read to the front of the buffers. Large buffers are let go of
+// when what remains is small.
+func (f *framer) consume() {
+	if len(f.reqs) == 0 {
+		return
+	}
+	n := f.complete()
+	start := f.argEnd(n)
+	f.reqs = f.reqs[:0]
+	if rest := f.data[start:]; cap(f.data) > keepData && len(rest) <= keepData/2 {
+		// A fresh buffer of a socket read's size: the next request is
+		// likely small again, and a large one regrows it from there.
+		f.data = append(make([]byte, 0, max(len(rest), inBufSize)), rest...)
+	} else {
+		f.data = f.data[:copy(f.data, rest)]
+	}
+	if rest := f.ends[n:]; cap(f.ends) > keepArgs && len(rest) <= keepArgs/2 {
+		f.ends = append([]int(nil), rest...)
+	} else {
+		f.ends = f.ends[:copy(f.ends, rest)]
+	}
+	for i := range f.ends {
+		f.ends[i] -= start
+	}
+	if cap(f.reqs) > maxBatch {
+		f.reqs = nil
+	}
+}
+
+// simpleCountLine is the fast path of the count lines clients send: when
+// in starts with a whole "*<count>" or "$<len>" line, the byte after its
+// '\r' included, whose number is plain (1 to 18 digits, no sign, no
+// leading zero) and within every limit, it takes the line as
+// scanCountLine and endCountLine would and returns its length. Otherwise
+// it returns 0 and changes nothing, and the general path judges the line.
+func (f *framer) simpleCountLine(in []byte) int {
+	var n int64
+	i := 1
+	for ; i < len(in) && i <= 19; i++ {
+		c := in[i]
+		if c < '0' || c > '9' {
+			break
+		}
+		n = n*10 + int64(c-'0')
+	}
+	digits := i - 1
+	if digits == 0 || digits > 18 || i+1 >= len(in) || in[i] != '\r' || in[1] == '0' && digits > 1 {
+		return 0
+	}
+	switch {
+	case f.state == stMbulk && in[0] == '*':
+		if n < 1 || n > f.maxMultibulk || n > math.MaxInt32 || f.unauth && n > maxUnauthArgs {
+			return 0
+		}
+		f.args = n
+		f.state = stBulk
+		f.line = lineScan{}
+	case f.state == stBulk && in[0] == '$':
+		if n > f.maxBulk || f.unauth && n > maxUnauthBulk {
+			return 0
+		}
+		f.bulkLeft = n
+		if n == 0 {
+			f.state, f.skip = stDataEnd, 2
+		} else {
+			f.state = stData
+		}
+	default:
+		return 0
+	}
+	return i + 2
 }
 
 // scanCountLine reads a "*<count>" or "$<len>" line up to its '\r' and,
@@ -343,9 +394,6 @@ func (f *framer) endMbulkLine() {
 	case n <= 0:
 		f.state = stRequest
 	default:
-		f.out = append(f.out, '*')
-		f.out = strconv.AppendInt(f.out, n, 10)
-		f.out = append(f.out, '\r', '\n')
 		f.args = n
 		f.state = stBulk
 		f.line = lineScan{}
@@ -365,9 +413,6 @@ func (f *framer) endBulkLine() {
 	case n > maxUnauthBulk && f.unauth:
 		f.err = resp.ErrProtoUnauthBulkLen
 	default:
-		f.out = append(f.out, '$')
-		f.out = strconv.AppendInt(f.out, n, 10)
-		f.out = append(f.out, '\r', '\n')
 		f.bulkLeft = n
 		if n == 0 {
 			f.state, f.skip = stDataEnd, 2
@@ -430,8 +475,9 @@ func (f *framer) scanInline(in []byte) (int, bool) {
 		f.err = resp.ErrProtoTooBigInline
 		return end + 1, false
 	}
+	args := len(f.ends)
 	var ok bool
-	f.argBuf, f.argEnds, ok = splitArgs(line, f.argBuf[:0], f.argEnds[:0])
+	f.data, f.ends, ok = splitArgs(line, f.data, f.ends)
 	if cap(f.inline) > 4<<10 {
 		f.inline = nil
 	} else {
@@ -442,23 +488,8 @@ func (f *framer) scanInline(in []byte) (int, bool) {
 		return end + 1, false
 	}
 	f.state = stRequest
-	if len(f.argEnds) > 0 {
-		f.out = append(f.out, '*')
-		f.out = strconv.AppendInt(f.out, int64(len(f.argEnds)), 10)
-		f.out = append(f.out, '\r', '\n')
-		start := 0
-		for _, e := range f.argEnds {
-			f.out = append(f.out, '$')
-			f.out = strconv.AppendInt(f.out, int64(e-start), 10)
-			f.out = append(f.out, '\r', '\n')
-			f.out = append(f.out, f.argBuf[start:e]...)
-			f.out = append(f.out, '\r', '\n')
-			start = e
-		}
+	if len(f.ends) > args { // a blank line is no request
 		f.endRequest()
-	}
-	if cap(f.argBuf) > 4<<10 {
-		f.argBuf, f.argEnds = nil, nil
 	}
 	return end + 1, true
 }
@@ -470,7 +501,7 @@ func (f *framer) scanInline(in []byte) (int, bool) {
 // followed by a blank or the end of the line, and an unclosed quote makes
 // the line invalid (ok is false). A quote may start in the middle of an
 // argument (a"b c" is one argument, "ab c"). Each argument's bytes are
-// appended to buf and its end offset to ends. line holds no NUL byte (the
+// appended to buf and its end offset in buf to ends. line holds no NUL byte (the
 // caller guarantees it); past its end reads as NUL, as in C.
 func splitArgs(line, buf []byte, ends []int) ([]byte, []int, bool) {
 	at := func(i int) byte {

@@ -25,9 +25,9 @@ var fuzzLimits = Limits{
 }
 
 // FuzzConnInput feeds raw bytes to a client connection. It checks the
-// framer on its own (the same frames and error however the input is cut,
-// output that redcon parses whole, bounded buffers) and then sends the
-// bytes through the whole server (guard, redcon, dispatch, a fake
+// framer on its own (the same requests and error however the input is
+// cut, no request without arguments, bounded buffers) and then sends the
+// bytes through the whole server (guard, framer, dispatch, a fake
 // backend) over an in-memory connection, which must end promptly once the
 // client hangs up, with no crash.
 func FuzzConnInput(f *testing.F) {
@@ -87,20 +87,17 @@ func checkFramer(t *testing.T, in []byte) bool {
 	if peak := framerPeak(in); peak > 1<<20 {
 		t.Fatalf("the framer's buffers reached %d bytes", peak)
 	}
-	rd := redcon.NewReader(bytes.NewReader(whole))
-	for {
-		cmd, err := rd.ReadCommand()
-		if errors.Is(err, io.EOF) {
-			return true
+	reqs, _ := frameRequests(t, fuzzLimits, in, 0, false)
+	for _, args := range reqs {
+		if len(args) == 0 {
+			t.Fatalf("the framer handed on a request without arguments from %q", in)
 		}
-		if err != nil {
-			t.Fatalf("redcon cannot read the framer's output %q: %v", whole, err)
-		}
-		switch strings.ToLower(string(cmd.Args[0])) {
+		switch strings.ToLower(string(args[0])) {
 		case "client", "wait", "waitaof", "debug":
 			return false
 		}
 	}
+	return true
 }
 
 func sameError(a, b error) bool {
@@ -114,17 +111,17 @@ func sameError(a, b error) bool {
 // largest capacity its buffers reached.
 func framerPeak(in []byte) int {
 	f := newFramer(fuzzLimits.withDefaults())
-	buf := make([]byte, 4096)
+	var cmds []redcon.Command
+	var argv [][]byte
 	peak := 0
 	for len(in) > 0 && f.err == nil {
 		piece := in[:min(len(in), inBufSize)]
 		for len(piece) > 0 && f.err == nil {
 			n := f.feed(piece)
 			piece, in = piece[n:], in[n:]
-			peak = max(peak, cap(f.out)+cap(f.inline)+cap(f.argBuf)+8*cap(f.argEnds))
-			for f.outPos < len(f.out) {
-				f.take(buf)
-			}
+			cmds, argv = f.requests(cmds[:0], argv)
+			peak = max(peak, cap(f.data)+cap(f.inline)+8*cap(f.ends)+8*cap(f.reqs)+48*cap(cmds)+24*cap(argv))
+			f.consume()
 		}
 	}
 	return peak

@@ -8,24 +8,21 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/tidwall/redcon"
 	"go.uber.org/zap"
 
 	"github.com/raftcache/raftcache/resp"
 )
 
 // The guard keeps one client from harming the process or other clients.
-// redcon is the server, but its reader trusts what clients send (a bulk
-// length near 2^63 overflows its bounds check and panics the process; a
-// huge multibulk count makes it loop) and nothing bounds what it buffers.
-// So raftcache's listener hands redcon a guardConn: a net.Conn whose Read
-// runs the client's bytes through a framer and passes on only canonical,
-// bounded frames, whose Write bounds how long a reply may wait for a client
-// that does not read, and which counts itself against maxclients.
+// raftcache's listener admits connections (maxclients, protected mode) and
+// wraps each in a guardConn: its requests are read only through the
+// framer, which bounds everything it buffers and answers malformed input
+// with Redis's errors; its Write bounds how long a reply may wait for a
+// client that does not read; it counts itself against maxclients.
 
 // guardListener admits connections: maxclients, protected mode, TCP
 // keepalive (set by the listener it wraps), and a pause after accept
-// errors such as EMFILE, which redcon would otherwise retry in a tight loop.
+// errors such as EMFILE, which would otherwise be retried in a tight loop.
 type guardListener struct {
 	net.Listener
 	s *Server
@@ -103,8 +100,9 @@ func isLoopback(a net.Addr) bool {
 	return !ok || t.IP.IsLoopback()
 }
 
-// guardConn is one client connection as redcon sees it. Read and Write are
-// called by the connection's goroutine only; Close may come from anywhere.
+// guardConn is one client's socket. readRequests and Write are called by
+// the connection's goroutine only; Close may come from anywhere. Its Read
+// is the socket's: requests are read with readRequests.
 type guardConn struct {
 	net.Conn
 	ln  *guardListener
@@ -122,9 +120,8 @@ type guardConn struct {
 	inPos, inEnd   int
 	readErr        error
 	readDL, wrDL   time.Time // deadlines last set on the socket
-	pendingOut     int       // reply bytes queued in redcon's writer since it last flushed
 	closed         atomic.Bool
-	panicNextRead  atomic.Bool // tests: make the next Read panic
+	panicNextRead  atomic.Bool // tests: make the next readRequests panic
 	idleSlack      time.Duration
 	writeSlack     time.Duration
 	protocolFailed bool
@@ -163,49 +160,31 @@ func (g *guardConn) logFields(more ...zap.Field) []zap.Field {
 // bounds them before AUTH.
 func (g *guardConn) unauthenticated() bool { return !g.authed }
 
-// Read hands redcon canonical frames. It returns as soon as it has handed
-// on the end of at least one request, or when p is full; while a large
-// request streams in it fills p before returning, so redcon, which
-// re-parses its buffer on every read, does so a logarithmic number of
-// times. It reads the socket only when it has nothing to hand on, and
-// redcon reads only when it has served and flushed everything before, so
-// an error reply written here follows every earlier reply.
-func (g *guardConn) Read(p []byte) (n int, err error) {
+// readRequests frames what the client sent until at least one complete
+// request waits in g.f, reading the socket when the input read before is
+// used up; before each socket read it calls flush, so that every reply is
+// on its way before the connection waits for its client. A protocol error
+// is returned (after answering it, see fail) only once the requests before
+// it are served.
+func (g *guardConn) readRequests(flush func() error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			g.s.log.Error("panic while reading a client's request; closing its connection",
 				g.logFields(zap.Any("panic", r), zap.ByteString("stack", debug.Stack()))...)
 			g.f.err = errFramerPanic
-			n, err = 0, errFramerPanic
+			err = errFramerPanic
 		}
 	}()
 	if g.panicNextRead.Load() {
 		panic("guard test: injected panic")
 	}
-	if len(p) == 0 {
-		return 0, nil
-	}
 	f := &g.f
-	for {
-		if f.outPos < len(f.out) {
-			k, boundary := f.take(p[n:])
-			n += k
-			if boundary || n == len(p) {
-				return n, nil
-			}
-		}
+	for len(f.reqs) == 0 {
 		if f.err != nil {
-			if n > 0 {
-				return n, nil
+			if err := flush(); err != nil {
+				return err
 			}
-			return 0, g.fail(f.err)
-		}
-		if f.nopDue {
-			if n > 0 {
-				return n, nil // the release frame must start a read of its own
-			}
-			f.appendRelease()
-			continue
+			return g.fail(f.err)
 		}
 		if g.inPos < g.inEnd {
 			f.unauth = g.unauthenticated()
@@ -215,16 +194,17 @@ func (g *guardConn) Read(p []byte) (n int, err error) {
 			}
 			continue
 		}
+		if err := flush(); err != nil {
+			return err
+		}
 		if g.readErr != nil {
-			if n > 0 {
-				return n, nil
-			}
-			return 0, g.readErr
+			return g.readErr
 		}
 		m, rerr := g.readSocket()
 		g.inPos, g.inEnd = 0, m
 		g.readErr = rerr
 	}
+	return nil
 }
 
 // readSocket reads what the client sent, closing it after IdleTimeout
@@ -289,7 +269,7 @@ func (g *guardConn) lingerClose() {
 // WriteTimeout is closed; one that reads slowly keeps its connection.
 func (g *guardConn) Write(b []byte) (int, error) {
 	if len(b) == 0 {
-		return 0, nil // redcon flushes after every pipeline, even an empty one
+		return 0, nil
 	}
 	if g.closed.Load() {
 		return 0, net.ErrClosed
@@ -306,7 +286,6 @@ func (g *guardConn) Write(b []byte) (int, error) {
 		written += n
 		g.s.stats.netOut.Add(int64(n))
 		if err == nil {
-			g.pendingOut = 0
 			return written, nil
 		}
 		if !errors.Is(err, os.ErrDeadlineExceeded) {
@@ -330,47 +309,32 @@ func (g *guardConn) Close() error {
 	return g.Conn.Close()
 }
 
-// flushAt is how many reply bytes one pipeline may pile up in redcon's
-// writer before they are flushed to the socket, mid-pipeline; redcon
-// itself flushes only after the whole pipeline it read. 256 KiB is also
-// the size past which redcon drops its buffer after a flush.
+// flushAt is how many reply bytes one pipeline may pile up before they
+// are written to the socket, mid-pipeline; otherwise replies are written
+// once the requests read are served.
 const flushAt = 256 << 10
 
-// queueReply hands one encoded reply to redcon, keeping what the server
-// holds for the client under OutputBufferLimit: replies are flushed once
-// flushAt bytes pile up (a client that does not read then blocks only its
-// own goroutine, until WriteTimeout), and a reply that would take the
-// pile past the limit closes the connection instead, running nothing more
-// of its pipeline.
-func (s *Server) queueReply(conn redcon.Conn, c *client, b []byte) {
-	g, _ := c.netConn.(*guardConn)
-	if g == nil {
-		conn.WriteRaw(b)
-		return
-	}
-	if int64(g.pendingOut)+int64(len(b)) > s.limits.OutputBufferLimit {
+// queueReply encodes one reply onto the connection's queue, keeping what
+// the server holds for the client under OutputBufferLimit: replies are
+// written once flushAt bytes pile up (a client that does not read then
+// blocks only its own goroutine, until WriteTimeout), and a reply that
+// takes the pile past the limit closes the connection instead, unsent,
+// running nothing more of its pipeline.
+func (s *Server) queueReply(rc *respConn, c *client, r *resp.Reply) {
+	queued := len(rc.out)
+	rc.out = resp.AppendReply(rc.out, r, c.proto)
+	if int64(len(rc.out)) > s.limits.OutputBufferLimit {
 		s.log.Warn("closing client that reached the output buffer limit",
-			g.logFields(zap.Int64("limit", s.limits.OutputBufferLimit), zap.Int("reply_bytes", len(b)),
-				zap.Int("queued_bytes", g.pendingOut))...)
+			rc.g.logFields(zap.Int64("limit", s.limits.OutputBufferLimit), zap.Int("reply_bytes", len(rc.out)-queued),
+				zap.Int("queued_bytes", queued))...)
 		c.aborted = true
-		s.abortConn(conn, g)
+		rc.abort()
 		return
 	}
-	conn.WriteRaw(b)
-	g.pendingOut += len(b)
-	if g.pendingOut >= flushAt {
-		if w := redcon.BaseWriter(conn); w != nil && w.Flush() != nil {
-			c.aborted = true
-			s.abortConn(conn, g)
-		}
+	if len(rc.out) >= flushAt && rc.flush() != nil {
+		c.aborted = true
+		rc.abort()
 	}
-}
-
-// abortConn closes a connection from inside its handler without flushing
-// what redcon holds for it, and drops the rest of the pipeline it read.
-func (s *Server) abortConn(conn redcon.Conn, g *guardConn) {
-	conn.ReadPipeline()
-	_ = g.Close()
 }
 
 // authenticated reports whether the client may run commands other than

@@ -3,26 +3,38 @@ package server
 import (
 	"bytes"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/tidwall/redcon"
 
 	"github.com/raftcache/raftcache/resp"
 )
 
 // frameAll runs input through a framer in pieces of chunk bytes (all at
-// once when chunk is 0) and returns what it hands on and its error.
+// once when chunk is 0) and returns the requests it hands on, written as
+// canonical multibulk frames, and its error.
 func frameAll(t testing.TB, lim Limits, input []byte, chunk int, unauth bool) ([]byte, error) {
 	t.Helper()
-	f := newFramer(lim.withDefaults())
+	reqs, err := frameRequests(t, lim, input, chunk, unauth)
 	var out []byte
-	buf := make([]byte, 1000)
+	for _, args := range reqs {
+		out = appendMultibulk(out, args)
+	}
+	return out, err
+}
+
+// frameRequests runs input through a framer as frameAll does and returns
+// the arguments of the requests it hands on, copied.
+func frameRequests(t testing.TB, lim Limits, input []byte, chunk int, unauth bool) ([][][]byte, error) {
+	t.Helper()
+	f := newFramer(lim.withDefaults())
+	var reqs [][][]byte
 	drain := func() {
-		for f.outPos < len(f.out) {
-			n, _ := f.take(buf)
-			out = append(out, buf[:n]...)
+		cmds, _ := f.requests(nil, nil)
+		for _, c := range cmds {
+			reqs = append(reqs, copyArgs(c.Args))
 		}
+		f.consume()
 	}
 	for len(input) > 0 && f.err == nil {
 		piece := input
@@ -39,41 +51,17 @@ func frameAll(t testing.TB, lim Limits, input []byte, chunk int, unauth bool) ([
 			drain()
 		}
 	}
-	if f.err != nil {
-		out = out[:completeFrames(out)]
-	}
-	return out, f.err
+	return reqs, f.err
 }
 
-// completeFrames returns the length of the whole canonical frames at the
-// start of b: a request cut short by an error may have been handed on in
-// part, which redcon never runs.
-func completeFrames(b []byte) int {
-	end, i := 0, 0
-	readNum := func() (int, bool) {
-		j := bytes.Index(b[i:], []byte("\r\n"))
-		if j < 1 {
-			return 0, false
-		}
-		n, ok := resp.ParseInt(b[i+1 : i+j])
-		i += j + 2
-		return int(n), ok
+// appendMultibulk appends args to b as a multibulk request.
+func appendMultibulk(b []byte, args [][]byte) []byte {
+	b = append(strconv.AppendInt(append(b, '*'), int64(len(args)), 10), '\r', '\n')
+	for _, a := range args {
+		b = append(strconv.AppendInt(append(b, '$'), int64(len(a)), 10), '\r', '\n')
+		b = append(append(b, a...), '\r', '\n')
 	}
-	for i < len(b) {
-		n, ok := readNum()
-		if !ok {
-			return end
-		}
-		for ; n > 0; n-- {
-			l, ok := readNum()
-			if !ok || i+l+2 > len(b) {
-				return end
-			}
-			i += l + 2
-		}
-		end = i
-	}
-	return end
+	return b
 }
 
 func TestFramerCanonicalFrames(t *testing.T) {
@@ -92,8 +80,10 @@ func TestFramerCanonicalFrames(t *testing.T) {
 		{"empty multibulks and lines are ignored", "*0\r\n*-1\r\n*-5\r\n\r\n\n  \t \r\nPING\r\n", "*1\r\n$4\r\nPING\r\n"},
 		{"pipeline", "PING\r\n*1\r\n$4\r\nPING\r\nPING\n", strings.Repeat("*1\r\n$4\r\nPING\r\n", 3)},
 		{"quotes", `SET "a b" 'c d'` + "\r\n", "*3\r\n$3\r\nSET\r\n$3\r\na b\r\n$3\r\nc d\r\n"},
-		{"max multibulk", "*1048576\r\n", "*1048576\r\n"},
-		{"max bulk", "*1\r\n$536870912\r\n", "*1\r\n$536870912\r\n"},
+		// At the limits: accepted, and nothing is handed on before the
+		// request is whole.
+		{"max multibulk", "*1048576\r\n", ""},
+		{"max bulk", "*1\r\n$536870912\r\n", ""},
 		{"line of 64 KiB", strings.Repeat("A", 64<<10) + "\r\n", "*1\r\n$65536\r\n" + strings.Repeat("A", 64<<10) + "\r\n"},
 	}
 	for _, tc := range cases {
@@ -170,6 +160,38 @@ func TestFramerErrors(t *testing.T) {
 	for _, in := range []string{"*10\r\n", "*1\r\n$16384\r\n"} {
 		if _, err := frameAll(t, Limits{}, []byte(in), 0, true); err != nil {
 			t.Errorf("%q unauthenticated: %v", in, err)
+		}
+	}
+}
+
+// TestFramerSimpleCountLines checks the fast path for count lines
+// (simpleCountLine) against the general one on the lines at its edges:
+// whole, the input goes through the fast path where it can; byte by
+// byte, never. Both must frame the same requests and fail the same way.
+func TestFramerSimpleCountLines(t *testing.T) {
+	nines := func(n int) string { return strings.Repeat("9", n) }
+	lines := []string{
+		"*1\r\n", "*0\r\n", "*-1\r\n", "*01\r\n", "*+1\r\n", "*10\r\n", "*11\r\n", "*64\r\n", "*65\r\n",
+		"*2147483647\r\n", "*2147483648\r\n", "*" + nines(18) + "\r\n", "*" + nines(19) + "\r\n", "*1\rX", "*1\n\n", "*1 \r\n",
+		"$0\r\n", "$00\r\n", "$-0\r\n", "$1\r\n", "$4096\r\n", "$4097\r\n", "$16384\r\n", "$16385\r\n",
+		"$" + nines(18) + "\r\n", "$" + nines(19) + "\r\n", "$" + nines(30) + "\r\n", "$1\rX", "$1\x00\r\n", "+1\r\n", "$\r\n",
+	}
+	lim := Limits{ProtoMaxBulkLen: 4096, MaxMultibulkLen: 64}
+	for _, line := range lines {
+		var ins []string
+		if line[0] == '*' {
+			ins = []string{line + "$4\r\nPING\r\n" + strings.Repeat("$1\r\nx\r\n", 70), line + "PING\r\n"}
+		} else {
+			ins = []string{"*2\r\n$4\r\nECHO\r\n" + line + strings.Repeat("y", 5000) + "\r\nPING\r\n"}
+		}
+		for _, in := range ins {
+			for _, unauth := range []bool{false, true} {
+				fast, errFast := frameAll(t, lim, []byte(in), 0, unauth)
+				slow, errSlow := frameAll(t, lim, []byte(in), 1, unauth)
+				if !bytes.Equal(fast, slow) || !sameError(errFast, errSlow) {
+					t.Errorf("%q (unauthenticated %v): whole %q, %v; byte by byte %q, %v", in, unauth, fast, errFast, slow, errSlow)
+				}
+			}
 		}
 	}
 }
@@ -260,20 +282,38 @@ func TestParseMemory(t *testing.T) {
 	}
 }
 
-// TestFramerOutputIsRedconsInput checks that what the framer hands on is
-// exactly what redcon's own reader parses, command for command.
-func TestFramerOutputIsRedconsInput(t *testing.T) {
-	in := "SET k \"v\\x00w\"\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$3\r\na\nb\r\n\r\n*0\r\nGET k\n"
-	out, err := frameAll(t, Limits{}, []byte(in), 0, false)
-	if err != nil {
-		t.Fatal(err)
+// TestFramerArguments checks the arguments the framer hands on, taken
+// whole from inline and multibulk requests, binary and empty ones
+// included, and that an argument is capped: appending to it cannot
+// overwrite the next.
+func TestFramerArguments(t *testing.T) {
+	in := "SET k \"v\\x00w\"\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$3\r\na\nb\r\n\r\n*0\r\nGET k\n*2\r\n$4\r\nECHO\r\n$0\r\n\r\n"
+	f := newFramer(Limits{}.withDefaults())
+	if n := f.feed([]byte(in)); n != len(in) || f.err != nil {
+		t.Fatalf("fed %d of %d bytes, %v", n, len(in), f.err)
 	}
-	cmds, err := redcon.NewReader(bytes.NewReader(out)).ReadCommands()
-	if err != nil || len(cmds) != 3 {
-		t.Fatalf("redcon read %d commands, %v", len(cmds), err)
+	cmds, argv := f.requests(nil, nil)
+	want := [][]string{{"SET", "k", "v\x00w"}, {"SET", "k", "a\nb"}, {"GET", "k"}, {"ECHO", ""}}
+	if len(cmds) != len(want) || len(argv) != 10 {
+		t.Fatalf("%d commands, %d arguments; want %d, 10", len(cmds), len(argv), len(want))
 	}
-	if string(cmds[0].Args[2]) != "v\x00w" || string(cmds[1].Args[2]) != "a\nb" || string(cmds[2].Args[0]) != "GET" {
-		t.Fatalf("commands = %q %q %q", cmds[0].Args, cmds[1].Args, cmds[2].Args)
+	for i, c := range cmds {
+		if len(c.Args) != len(want[i]) {
+			t.Fatalf("command %d = %q, want %q", i, c.Args, want[i])
+		}
+		for j, a := range c.Args {
+			if string(a) != want[i][j] || cap(a) != len(a) {
+				t.Fatalf("command %d argument %d = %q (capacity %d), want %q", i, j, a, cap(a), want[i][j])
+			}
+		}
+	}
+	_ = append(cmds[0].Args[0], 'X')
+	if string(cmds[0].Args[1]) != "k" {
+		t.Fatal("appending to an argument overwrote the next one")
+	}
+	f.consume()
+	if len(f.data) != 0 || len(f.ends) != 0 || len(f.reqs) != 0 {
+		t.Fatalf("after consume: %d data bytes, %d arguments, %d requests left", len(f.data), len(f.ends), len(f.reqs))
 	}
 }
 

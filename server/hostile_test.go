@@ -445,8 +445,9 @@ func (c *stallConn) SetWriteDeadline(time.Time) error { c.deadlines++; return ni
 func (c *stallConn) RemoteAddr() net.Addr             { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)} }
 
 // TestLargeRequestDoesNotPinMemory checks that after a large request the
-// connection, now idle, holds no buffer of that size: redcon's reader
-// would keep twice the request's size for the connection's life.
+// connection, now idle, holds no buffer of that size (a reader that keeps
+// what it grew would hold up to twice the request's size for the
+// connection's life).
 func TestLargeRequestDoesNotPinMemory(t *testing.T) {
 	const size = 32 << 20
 	s, _ := startGuarded(t, Config{})
@@ -462,10 +463,10 @@ func TestLargeRequestDoesNotPinMemory(t *testing.T) {
 	before := heap()
 	rc.send(req)
 	rc.expect("+OK\r\n")
-	pingPong(t, rc) // the release frame went before this
+	pingPong(t, rc) // served after the SET's batch let go of its buffers
 	req = ""
 	grew := int64(heap()) - int64(before)
-	// The store holds the 32 MiB value; redcon's buffer would add 64 MiB.
+	// The store holds the 32 MiB value; a kept read buffer would add up to 64 MiB.
 	if grew > size+16<<20 {
 		t.Fatalf("after a %d MiB request the heap holds %d MiB more", size>>20, grew>>20)
 	}

@@ -43,7 +43,7 @@ func (c *client) canBatch() bool {
 // batchable classifies args: ok when it is a data command the store runs
 // whose keys all live in one shard.
 func (s *Server) batchable(c *client, args [][]byte) (p pipelined, ok bool) {
-	if len(args) == 0 || isReleaseFrame(args) {
+	if len(args) == 0 {
 		return p, false
 	}
 	cmd := resp.Lookup(args[0])
@@ -104,12 +104,14 @@ type pipeScratch struct {
 	cmds   []redcon.Command
 	run    []pipelined
 	groups []shardGroup
+	wg     sync.WaitGroup
 }
 
 // shardGroup is the part of a run that goes to one shard.
 type shardGroup struct {
 	shard int
 	write bool
+	local bool       // a read of a shard this node leads (see runGroups)
 	idx   []int      // positions in the run
 	cmds  [][][]byte // their arguments, in run order
 	reads []resp.Reply
@@ -170,20 +172,7 @@ func (s *Server) serveRun(conn redcon.Conn, c *client, run []pipelined) {
 	}
 	c.pipe.groups = groups
 	s.waitPause(c, anyWrite)
-	if len(groups) == 1 {
-		s.runOnShard(run, &groups[0])
-	} else {
-		var wg sync.WaitGroup
-		for j := 1; j < len(groups); j++ {
-			wg.Add(1)
-			go func(g *shardGroup) {
-				defer wg.Done()
-				s.runOnShard(run, g)
-			}(&groups[j])
-		}
-		s.runOnShard(run, &groups[0])
-		wg.Wait()
-	}
+	s.runGroups(run, groups, &c.pipe.wg)
 	took := time.Since(start) / time.Duration(len(run))
 	for i := range run {
 		if c.aborted {
@@ -195,12 +184,46 @@ func (s *Server) serveRun(conn redcon.Conn, c *client, run []pipelined) {
 		s.observeCommand(c, run[i].cmd, run[i].args, took)
 		s.write(conn, c, &r)
 	}
-	c.lastCmd.Store(run[len(run)-1].cmd.Name)
+	c.lastCmd.Store(&run[len(run)-1].cmd.Name)
 	for j := range groups {
-		clear(groups[j].cmds) // the arguments alias redcon's buffers
+		clear(groups[j].cmds) // the arguments alias the connection's read buffer
 		clear(groups[j].reads)
 	}
 	clear(run)
+}
+
+// runGroups runs every shard's part of a run. Reads of shards this node
+// leads are served from memory: they run on the connection's goroutine,
+// one after another (a goroutine each would cost more than the read).
+// Writes, which wait for a Raft round trip, and reads another node serves
+// run concurrently, one of them on this goroutine.
+func (s *Server) runGroups(run []pipelined, groups []shardGroup, wg *sync.WaitGroup) {
+	here := -1
+	for j := range groups {
+		g := &groups[j]
+		g.local = !g.write && s.backend.Leads(g.shard)
+		if g.local {
+			continue
+		}
+		if here < 0 {
+			here = j
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.runOnShard(run, g)
+		}()
+	}
+	for j := range groups {
+		if groups[j].local {
+			s.runOnShard(run, &groups[j])
+		}
+	}
+	if here >= 0 {
+		s.runOnShard(run, &groups[here])
+	}
+	wg.Wait()
 }
 
 // runOnShard executes one shard's part of a run as one proposal, or as one

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/raftcache/raftcache/cluster"
 	"github.com/raftcache/raftcache/resp"
 	"github.com/raftcache/raftcache/store"
 )
@@ -72,4 +73,35 @@ func TestPipelineStopsAtQuit(t *testing.T) {
 			t.Fatalf("%s was set after QUIT", k)
 		}
 	}
+}
+
+// TestPipelineRunOverLocalAndRemoteShards pipelines GETs, then SETs and
+// GETs, over three shards of which this node leads two: reads of the led
+// shards run on the connection's goroutine, the others concurrently, and
+// every reply comes back in the order of the commands.
+func TestPipelineRunOverLocalAndRemoteShards(t *testing.T) {
+	s, b := startServer(t)
+	b.setCluster([]cluster.Member{
+		{ID: "fake", Addr: "127.0.0.1:1", Self: true},
+		{ID: "other", Addr: "127.0.0.1:2"},
+	}, []string{"fake", "other", "fake"})
+	rc := dialRaw(t, s)
+	keys := map[int][]string{}
+	for i := 0; len(keys[0]) < 5 || len(keys[1]) < 5 || len(keys[2]) < 5; i++ {
+		k := fmt.Sprintf("k%d", i)
+		shard := b.ShardOfSlot(store.SlotOf([]byte(k)))
+		keys[shard] = append(keys[shard], k)
+	}
+	var gets, sets, values strings.Builder
+	for i := 0; i < 5; i++ {
+		for shard := 0; shard < 3; shard++ {
+			k := keys[shard][i]
+			gets.WriteString("GET " + k + "\r\n")
+			sets.WriteString("SET " + k + " v" + k + "\r\n")
+			fmt.Fprintf(&values, "$%d\r\nv%s\r\n", len(k)+1, k)
+		}
+	}
+	wantAll := strings.Repeat("$-1\r\n", 15) + strings.Repeat("+OK\r\n", 15) + values.String()
+	rc.send(gets.String() + sets.String() + gets.String())
+	rc.expect(wantAll)
 }

@@ -57,7 +57,6 @@ type Server struct {
 	cfg     Config
 	log     *zap.Logger
 	backend Backend
-	rs      *redcon.Server
 	ln      net.Listener
 	started time.Time
 	// ctx is cancelled by Close; backend calls run under it.
@@ -122,12 +121,11 @@ func New(cfg Config, backend Backend, log *zap.Logger) *Server {
 	s.lastSave.Store(s.started.Unix())
 	s.startupMemory = s.memoryReport().used
 	s.initConfig()
-	s.rs = redcon.NewServerNetwork("tcp", cfg.Addr, s.handle, s.accept, s.closed)
 	return s
 }
 
-// Listen binds the client address. Connections reach redcon through the
-// guard (guard.go), which admits them and frames what they send.
+// Listen binds the client address. Connections are admitted by the guard
+// (guard.go) and served by Serve (respconn.go).
 func (s *Server) Listen() error {
 	if err := s.limits.Validate(); err != nil {
 		return err
@@ -150,19 +148,16 @@ func (s *Server) Listen() error {
 // Addr returns the bound address; valid after Listen.
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
-// Serve accepts clients until Close. It returns nil after Close.
-func (s *Server) Serve() error {
-	if err := s.rs.Serve(s.ln); err != nil && !errors.Is(err, net.ErrClosed) {
-		return fmt.Errorf("serve clients: %w", err)
-	}
-	return nil
-}
-
 // Close stops accepting clients and closes every connection.
 func (s *Server) Close(ctx context.Context) error {
 	s.cancel()
 	s.unpauseClients()
-	err := s.rs.Close()
+	var err error
+	if s.ln != nil {
+		if cerr := s.ln.Close(); cerr != nil && !errors.Is(cerr, net.ErrClosed) {
+			err = fmt.Errorf("close the client listener: %w", cerr)
+		}
+	}
 	s.mu.Lock()
 	for _, c := range s.clients {
 		c.netConn.Close()
@@ -196,7 +191,7 @@ func (s *Server) accept(conn redcon.Conn) bool {
 	c.ctx, c.cancel = context.WithCancel(s.ctx)
 	c.setProto(resp.RESP2)
 	c.shared.multi.Store(-1)
-	c.lastCmd.Store("NULL")
+	c.lastCmd.Store(&noCommand)
 	if nc := conn.NetConn(); nc != nil {
 		c.laddr = nc.LocalAddr().String()
 	}
@@ -210,6 +205,9 @@ func (s *Server) accept(conn redcon.Conn) bool {
 	s.stats.connections.Add(1)
 	return true
 }
+
+// noCommand is CLIENT LIST's cmd before a connection's first command.
+var noCommand = "NULL"
 
 func (s *Server) closed(conn redcon.Conn, err error) {
 	c, _ := conn.Context().(*client)
@@ -225,9 +223,8 @@ func (s *Server) closed(conn redcon.Conn, err error) {
 	}
 }
 
-// handle is redcon's handler: one command from one connection. A panic
-// while serving it is logged with its stack and closes only that
-// connection.
+// handle serves one command from one connection. A panic while serving it
+// is logged with its stack and closes only that connection.
 func (s *Server) handle(conn redcon.Conn, cmd redcon.Command) {
 	c, _ := conn.Context().(*client)
 	defer func() {
@@ -245,9 +242,6 @@ func (s *Server) handle(conn redcon.Conn, cmd redcon.Command) {
 
 // serveOne serves one command and writes its reply.
 func (s *Server) serveOne(conn redcon.Conn, c *client, cmd redcon.Command) {
-	if isReleaseFrame(cmd.Args) {
-		return // the guard's, not the client's (see releaseFrame)
-	}
 	s.stats.commands.Add(1)
 	start := time.Now()
 	c.cur, c.ran, c.curCmd = "", false, nil
@@ -263,8 +257,8 @@ func (s *Server) serveOne(conn redcon.Conn, c *client, cmd redcon.Command) {
 		// transaction: EXEC will answer EXECABORT, as Redis does.
 		c.multi.dirty = true
 	}
-	// CLIENT REPLY OFF and SKIP suppress replies, errors included; redcon
-	// sends nothing that is not written.
+	// CLIENT REPLY OFF and SKIP suppress replies, errors included: nothing
+	// is sent that is not written.
 	silent := c.replyOff || c.replySkip
 	c.replySkip = c.replySkipNext
 	c.replySkipNext = false
@@ -279,7 +273,8 @@ func (s *Server) serveOne(conn redcon.Conn, c *client, cmd redcon.Command) {
 }
 
 // write encodes r for the client's protocol and queues it on the
-// connection; redcon flushes after the pipeline it read is served.
+// connection, which writes its replies once the pipeline it read is
+// served.
 func (s *Server) write(conn redcon.Conn, c *client, r *resp.Reply) {
 	if s.ctx.Err() != nil {
 		// The server is closing, and the commands still running were
@@ -289,9 +284,18 @@ func (s *Server) write(conn redcon.Conn, c *client, r *resp.Reply) {
 		conn.Close()
 		return
 	}
-	c.buf = resp.AppendReply(c.buf[:0], r, c.proto)
-	s.queueReply(conn, c, c.buf)
-	if cap(c.buf) > 64<<10 {
-		c.buf = nil // do not pin a large reply's buffer for the connection's life
+	rc, ok := conn.(*respConn)
+	if ok && c.ctx.Err() != nil {
+		// CLIENT KILL ended the connection while the command ran (it
+		// cancels the client's context, then closes the socket): a
+		// killed client gets no more replies.
+		c.aborted = true
+		rc.abort()
+		return
 	}
+	if !ok {
+		conn.WriteRaw(resp.AppendReply(nil, r, c.proto))
+		return
+	}
+	s.queueReply(rc, c, r)
 }
