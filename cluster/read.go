@@ -99,19 +99,42 @@ func (s *Shard) readBarrier(ctx context.Context) error {
 // voter (a single-node cluster), so reads need no leadership round trip.
 // Raft uses the latest configuration, committed or not, the moment it is
 // in the log; a voter added later is in it before it can vote.
+//
+// The answer is remembered for the term (asking raft for its configuration
+// goes through its main loop and allocates, per read batch); a membership
+// change this node starts (AddVoter, RemoveServer: the only way the
+// configuration of a shard it leads changes) forgets it, before and after.
+// While a voter is being added to a sole voter, no other node can be
+// elected without this one's vote either.
 func (s *Shard) soleVoter() bool {
+	term, gen := s.raft.CurrentTerm(), s.soleGen.Load()
+	if c := s.sole.Load(); c != nil && c.term == term && c.gen == gen {
+		return c.sole
+	}
 	_, self := s.raft.LeaderWithID()
 	voters := 0
+	sole := true
 	for _, srv := range s.raft.GetConfiguration().Configuration().Servers {
 		if srv.Suffrage == raft.Voter {
 			if srv.ID != self {
-				return false
+				sole = false
 			}
 			voters++
 		}
 	}
-	return voters == 1
+	sole = sole && voters == 1
+	s.sole.Store(&soleCache{term: term, gen: gen, sole: sole})
+	return sole
 }
+
+// soleCache is soleVoter's answer for a term and a membership generation.
+type soleCache struct {
+	term, gen uint64
+	sole      bool
+}
+
+// membershipChanging makes soleVoter ask again.
+func (s *Shard) membershipChanging() { s.soleGen.Add(1) }
 
 // waitReady waits, within ctx, for the post-election barrier.
 func (s *Shard) waitReady(ctx context.Context) error {

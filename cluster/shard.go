@@ -44,8 +44,11 @@ type Shard struct {
 	lease      lease
 	// leaseReads counts read batches served under the lease.
 	leaseReads atomic.Uint64
-	observer   *raft.Observer
-	stats      shardStats // measurements for metrics (observe.go)
+	// sole and soleGen remember soleVoter's answer (read.go).
+	sole     atomic.Pointer[soleCache]
+	soleGen  atomic.Uint64
+	observer *raft.Observer
+	stats    shardStats // measurements for metrics (observe.go)
 
 	// proposals feed the group-commit loop; inflight carries its entries,
 	// in log order, to the goroutine that answers them.
@@ -545,6 +548,8 @@ func (s *Shard) AddVoter(ctx context.Context, id, clusterAddr string) error {
 	if s.raft.State() != raft.Leader {
 		return s.notLeader()
 	}
+	s.membershipChanging()
+	defer s.membershipChanging()
 	f := s.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(clusterAddr), 0, s.timeout(ctx))
 	if err := f.Error(); err != nil {
 		return fmt.Errorf("shard %d add voter %s: %w", s.id, id, err)
@@ -558,6 +563,8 @@ func (s *Shard) RemoveServer(ctx context.Context, id string) error {
 	if s.raft.State() != raft.Leader {
 		return s.notLeader()
 	}
+	s.membershipChanging()
+	defer s.membershipChanging()
 	if err := s.raft.RemoveServer(raft.ServerID(id), 0, s.timeout(ctx)).Error(); err != nil {
 		return fmt.Errorf("shard %d remove server %s: %w", s.id, id, err)
 	}
