@@ -21,6 +21,7 @@ type memSample struct {
 	vmRSS, rssAnon, rssFile int64 // bytes, from /proc/PID/status, once settled
 	afterLoad               int64 // VmRSS right after the last reply
 	usedMemory              int64 // INFO memory's used_memory once settled; -1 unknown
+	logDisk                 int64 // raftcache: its Raft log's files on disk (INFO raft_log_disk_bytes); -1 unknown
 	settled                 bool  // VmRSS stopped moving before settleLimit
 	load                    time.Duration
 	err                     string
@@ -122,10 +123,15 @@ func (h *harness) loadAndMeasure(ctx context.Context, p *process, addr string, s
 		return memSample{err: err.Error()}
 	}
 	s.afterLoad, s.settled, s.load = first.vmRSS, settled, load
-	s.usedMemory = -1
+	s.usedMemory, s.logDisk = -1, -1
 	if info, err := command(addr, "INFO", "memory"); err == nil {
 		if v, err := strconv.ParseInt(infoFields(info)["used_memory"], 10, 64); err == nil {
 			s.usedMemory = v
+		}
+	}
+	if info, err := command(addr, "INFO", "persistence"); err == nil {
+		if v, err := strconv.ParseInt(infoFields(info)["raft_log_disk_bytes"], 10, 64); err == nil {
+			s.logDisk = v
 		}
 	}
 	return s

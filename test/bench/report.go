@@ -47,10 +47,12 @@ type goal struct {
 }
 
 var goals = []goal{
-	{test: "GET", pipeline: 1, target: tRC3Cluster, baseline: tRedisCluster, min: 0.6, alt: tRC3},
-	{test: "GET", pipeline: 1, target: tRC1, baseline: tRedis, min: 0.7},
-	{test: "GET", pipeline: 16, target: tRC3Cluster, baseline: tRedisCluster, min: 0.7, alt: tRC3},
-	{test: "GET", pipeline: 16, target: tRC1, baseline: tRedis, min: 0.7},
+	// Reads (issue: reads at local speed on the leader).
+	{test: "GET", pipeline: 1, target: tRC3Cluster, baseline: tRedisCluster, min: 0.85},
+	{test: "GET", pipeline: 1, target: tRC3, baseline: tRedisCluster, min: 0.6},
+	{test: "GET", pipeline: 1, target: tRC1, baseline: tRedis, min: 0.85},
+	{test: "GET", pipeline: 16, target: tRC3Cluster, baseline: tRedisCluster, min: 0.8, alt: tRC3},
+	{test: "GET", pipeline: 16, target: tRC1, baseline: tRedis, min: 0.85},
 	// Writes against redis-server with the same fsync policy (issue: one
 	// durable log per node).
 	{test: "SET", pipeline: 1, target: tRC1, baseline: tRedisAOF, min: 0.8},
@@ -342,12 +344,14 @@ func (rep *report) writeMemory(b *strings.Builder) {
 		"or hashes `hash:<i>` with fields `field:<f>` whose values are 10 to 30 bytes. "+
 		"VmRSS, RssAnon and RssFile from /proc/PID/status, once VmRSS has moved less than %.0f%% over %v "+
 		"(at most %v after the load; the ratio uses this figure), and VmRSS right after the last reply. "+
-		"raftcache's RssFile is mostly the Raft log's memory map (bbolt).\n\n",
+		"The Raft log (the WAL) is read and written with pread and pwrite, not mapped: raftcache's RssFile is "+
+		"its executable's pages, and the log's cost is the disk column (its preallocated segments) and the "+
+		"Raft log cache inside RssAnon.\n\n",
 		rep.memory[0].streams, settleMaxMove*100, settleEvery*settleWindow, settleLimit)
 	w("used_memory is what INFO memory reports: the allocator's count in Redis; in raftcache the Go heap (HeapAlloc, " +
 		"garbage not yet collected included) plus the store's pages outside it.\n\n")
-	w("| data | server | VmRSS MiB | RssAnon MiB | RssFile MiB | VmRSS per key | used_memory MiB | VmRSS after the load, MiB | load time | VmRSS ratio |\n")
-	w("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	w("| data | server | VmRSS MiB | RssAnon MiB | RssFile MiB | VmRSS per key | used_memory MiB | VmRSS after the load, MiB | load time | Raft log on disk, MiB | VmRSS ratio |\n")
+	w("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, m := range rep.memory {
 		for _, row := range []struct {
 			name string
@@ -355,7 +359,7 @@ func (rep *report) writeMemory(b *strings.Builder) {
 			base bool
 		}{{"redis-server, no persistence", m.redis, true}, {"raftcache, 1 node", m.raftcache, false}} {
 			if row.s.err != "" {
-				w("| %s | %s | failed: %s | | | | | | | |\n", m.data, row.name, cell(row.s.err))
+				w("| %s | %s | failed: %s | | | | | | | | |\n", m.data, row.name, cell(row.s.err))
 				continue
 			}
 			ratio := ""
@@ -372,8 +376,12 @@ func (rep *report) writeMemory(b *strings.Builder) {
 			if row.s.usedMemory >= 0 {
 				used = fmt.Sprintf("%.1f", mib(row.s.usedMemory))
 			}
-			w("| %s | %s | %s | %.1f | %.1f | %d B | %s | %.1f | %v | %s |\n", m.data, row.name, rss, mib(row.s.rssAnon), mib(row.s.rssFile),
-				row.s.vmRSS/int64(max(m.data.keys, 1)), used, mib(row.s.afterLoad), row.s.load.Round(100*time.Millisecond), ratio)
+			logDisk := ""
+			if row.s.logDisk >= 0 && !row.base {
+				logDisk = fmt.Sprintf("%.1f", mib(row.s.logDisk))
+			}
+			w("| %s | %s | %s | %.1f | %.1f | %d B | %s | %.1f | %v | %s | %s |\n", m.data, row.name, rss, mib(row.s.rssAnon), mib(row.s.rssFile),
+				row.s.vmRSS/int64(max(m.data.keys, 1)), used, mib(row.s.afterLoad), row.s.load.Round(100*time.Millisecond), logDisk, ratio)
 		}
 	}
 	w("\n")
