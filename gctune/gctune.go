@@ -17,8 +17,9 @@
 // between collections while the node is busy, whatever the live heap
 // (GOGC = 100 × Headroom / live, within [25, 1000]): the collector's work
 // per cycle follows the live heap, and the number of cycles the
-// allocation rate over Headroom. When the node falls idle the heap's free
-// memory is handed back to the operating system (debug.FreeOSMemory), so
+// allocation rate over Headroom. When the node falls idle the garbage of
+// its last burst is collected and the heap's free memory handed back to the
+// operating system (debug.FreeOSMemory), so
 // the resident memory of an idle node is its data, not the peak of its
 // last burst.
 //
@@ -75,7 +76,11 @@ type reading struct {
 	live      int64   // the heap marked live by the last collection
 	allocRate float64 // bytes allocated per second since the last reading
 	free      int64   // heap memory free and not handed back
-	offHeap   int64
+	// objects is the heap memory held by objects, live or garbage the
+	// collector has not swept yet: an idle node runs no collection, so
+	// its last burst's garbage stays there until one runs.
+	objects int64
+	offHeap int64
 }
 
 // decision is what the tuner sets.
@@ -114,7 +119,7 @@ func (t *tuner) decide(r reading) decision {
 		return d
 	}
 	t.quiet++
-	if t.quiet >= idleTicks && !t.released && r.free > releaseAbove {
+	if t.quiet >= idleTicks && !t.released && r.free+max(r.objects-r.live, 0) > releaseAbove {
 		d.release, t.released = true, true
 	}
 	return d
@@ -147,6 +152,7 @@ func Run(ctx context.Context, cfg Config) {
 		{Name: "/gc/heap/live:bytes"},
 		{Name: "/gc/heap/allocs:bytes"},
 		{Name: "/memory/classes/heap/free:bytes"},
+		{Name: "/memory/classes/heap/objects:bytes"},
 	}
 	var lastAllocs uint64
 	last := time.Now()
@@ -157,7 +163,8 @@ func Run(ctx context.Context, cfg Config) {
 		metrics.Read(samples)
 		now := time.Now()
 		allocs := value(samples[1])
-		r := reading{live: int64(value(samples[0])), free: int64(value(samples[2])), offHeap: cfg.OffHeap()}
+		r := reading{live: int64(value(samples[0])), free: int64(value(samples[2])), objects: int64(value(samples[3])),
+			offHeap: cfg.OffHeap()}
 		if !first {
 			r.allocRate = float64(allocs-lastAllocs) / max(now.Sub(last).Seconds(), 1e-3)
 		}

@@ -94,3 +94,21 @@ func TestForMaxMemory(t *testing.T) {
 		}
 	}
 }
+
+// TestReleaseUncollectedGarbage: an idle node whose last burst left
+// garbage (objects beyond the live heap) but little free heap still has it
+// collected and handed back.
+func TestReleaseUncollectedGarbage(t *testing.T) {
+	tu := &tuner{cfg: Config{Headroom: 64 << 20}}
+	quiet := reading{live: 10 << 20, objects: 70 << 20, free: 1 << 20}
+	tu.decide(quiet)
+	if !tu.decide(quiet).release {
+		t.Fatal("60 MiB of uncollected garbage on an idle node was not released")
+	}
+	tu2 := &tuner{cfg: Config{Headroom: 64 << 20}}
+	small := reading{live: 10 << 20, objects: 12 << 20, free: 1 << 20}
+	tu2.decide(small)
+	if tu2.decide(small).release {
+		t.Fatal("released for 3 MiB")
+	}
+}
