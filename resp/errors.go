@@ -48,6 +48,7 @@ var (
 	ErrNoSuchKey       = NewError("ERR no such key")
 	ErrDBIndex         = NewError("ERR DB index is out of range")
 	ErrSelectCluster   = NewError("ERR SELECT is not allowed in cluster mode")
+	ErrSwapDBCluster   = NewError("ERR SWAPDB is not allowed in cluster mode")
 	ErrNoAuth          = NewError("NOAUTH Authentication required.")
 	ErrOOM             = NewError("OOM command not allowed when used memory > 'maxmemory'.")
 	ErrWrongPass       = NewError("WRONGPASS invalid username-password pair or user is disabled.")

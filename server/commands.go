@@ -1,6 +1,7 @@
 package server
 
 import (
+	"net"
 	"strconv"
 	"time"
 
@@ -31,6 +32,12 @@ func init() {
 		},
 		"wait":     cmdWait,
 		"shutdown": cmdShutdown,
+		"role":     cmdRole,
+		// raftcache has one database, as Redis Cluster has, and answers
+		// as Redis Cluster does.
+		"swapdb": func(_ *Server, _ redcon.Conn, _ *client, _, _ *resp.Command, _ [][]byte) resp.Reply {
+			return resp.ErrSwapDBCluster.Reply()
+		},
 	} {
 		serverHandlers[name] = h
 	}
@@ -179,4 +186,39 @@ var errShutdown = resp.NewError("ERR SHUTDOWN is disabled in raftcache; stop the
 
 func cmdShutdown(*Server, redcon.Conn, *client, *resp.Command, *resp.Command, [][]byte) resp.Reply {
 	return errShutdown.Reply()
+}
+
+// cmdRole implements ROLE as INFO replication describes the node: a
+// master (it leads a shard) lists the other nodes as its replicas, a node
+// that leads no shard is a replica of shard 0's leader.
+func cmdRole(s *Server, _ redcon.Conn, _ *client, _, _ *resp.Command, _ [][]byte) resp.Reply {
+	leading, shards := 0, 0
+	for _, st := range s.backend.Status() {
+		shards++
+		if st.State == "Leader" {
+			leading++
+		}
+	}
+	if leading > 0 || shards == 0 {
+		var replicas []resp.Reply
+		for _, p := range s.backend.Peers() {
+			if p.ID == s.backend.NodeID() {
+				continue
+			}
+			host, port, err := net.SplitHostPort(p.Addr)
+			if err != nil {
+				continue
+			}
+			replicas = append(replicas, resp.Array(resp.BulkString(host), resp.BulkString(port), resp.BulkString("0")))
+		}
+		return resp.Array(resp.BulkString("master"), resp.Int(0), resp.Array(replicas...))
+	}
+	state, host, port := "connect", "", int64(-1)
+	if _, addr := s.backend.LeaderOf(0); addr != "" {
+		if h, p, err := net.SplitHostPort(addr); err == nil {
+			n, _ := strconv.ParseInt(p, 10, 64)
+			state, host, port = "connected", h, n
+		}
+	}
+	return resp.Array(resp.BulkString("slave"), resp.BulkString(host), resp.Int(port), resp.BulkString(state), resp.Int(0))
 }

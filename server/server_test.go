@@ -128,6 +128,15 @@ func TestHelloAndClient(t *testing.T) {
 	if err := c.Do(ctx, "SELECT", "1").Err(); err == nil || err.Error() != "ERR SELECT is not allowed in cluster mode" {
 		t.Fatalf("SELECT 1: %v", err)
 	}
+	if err := c.Do(ctx, "SWAPDB", "0", "1").Err(); err == nil || err.Error() != "ERR SWAPDB is not allowed in cluster mode" {
+		t.Fatalf("SWAPDB 0 1: %v", err)
+	}
+	// The fake backend's node leads every shard and is the only peer: a
+	// master without replicas.
+	if role, err := c.Do(ctx, "ROLE").Slice(); err != nil || len(role) != 3 || role[0] != "master" ||
+		role[1] != int64(0) || len(role[2].([]any)) != 0 {
+		t.Fatalf("ROLE = %v, %v", role, err)
+	}
 	info, err := c.Info(ctx).Result()
 	if err != nil || !strings.Contains(info, "# Server\r\nredis_version:") || !strings.Contains(info, "# Keyspace\r\n") {
 		t.Fatalf("INFO = %q, %v", info, err)
