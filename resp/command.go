@@ -1,6 +1,9 @@
 package resp
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // Flag is a command flag from Redis's command table.
 type Flag uint32
@@ -155,6 +158,12 @@ type Command struct {
 	ReplacedBy      string
 	// Subcommands of a container command, keyed by lower-case name.
 	Subcommands map[string]*Command
+	// ID numbers the commands and subcommands of the table densely from
+	// 0 in the order they were registered (NumCommands is one past the
+	// last). It joins the table: each layer keeps what it adds to a
+	// command — the store's handler, the server's handler and routing —
+	// in a slice indexed by ID, so a command is looked up by name once.
+	ID int
 }
 
 // HasFlag reports whether every flag in f is set on c.
@@ -218,6 +227,37 @@ func Register(cmd *Command) {
 		sub.complete()
 	}
 	commands[cmd.Name] = cmd
+	cmd.ID = len(byID)
+	byID = append(byID, cmd)
+	for _, name := range sortedKeys(cmd.Subcommands) {
+		sub := cmd.Subcommands[name]
+		sub.ID = len(byID)
+		byID = append(byID, sub)
+	}
+}
+
+// byID lists the commands and subcommands by ID.
+var byID []*Command
+
+// NumCommands is the number of commands and subcommands in the table: one
+// past the highest ID. It is final once package initialisation is done.
+func NumCommands() int { return len(byID) }
+
+// ByID returns the command or subcommand with the given ID, or nil.
+func ByID(id int) *Command {
+	if id < 0 || id >= len(byID) {
+		return nil
+	}
+	return byID[id]
+}
+
+func sortedKeys(m map[string]*Command) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 // complete derives what Redis derives when it loads its command table.

@@ -119,10 +119,9 @@ func cmdCluster(s *Server, _ redcon.Conn, c *client, _, sub *resp.Command, a [][
 // leader's linearizable view, or this replica's after READONLY).
 func (s *Server) slotKeys(c *client, slot int) ([]resp.Reply, *resp.Reply) {
 	shard := s.backend.ShardOfSlot(slot)
-	n := strconv.AppendInt(nil, int64(slot), 10)
 	s.waitPause(c, false)
 	// The scan returns whole slots, so COUNT 1 returns all of this one.
-	r, err := s.read(c, shard, [][]byte{[]byte(store.CmdScan), n, n, []byte("COUNT"), []byte("1")})
+	r, err := s.read(c, shard, store.ScanArgs(slot, slot, 1, nil))
 	if err != nil {
 		e := s.backendError(err, slot)
 		return nil, &e
@@ -130,11 +129,12 @@ func (s *Server) slotKeys(c *client, slot int) ([]resp.Reply, *resp.Reply) {
 	if r.IsError() {
 		return nil, &r
 	}
-	if r.Kind != resp.KindArray || len(r.Elems) != 2 || r.Elems[1].Kind != resp.KindArray {
-		e := resp.NewError("ERR unexpected " + store.CmdScan + " reply").Reply()
+	_, keys, ok := store.ParseScan(r)
+	if !ok {
+		e := errScanReply.Reply()
 		return nil, &e
 	}
-	return r.Elems[1].Elems, nil
+	return keys, nil
 }
 
 // clusterMeet implements CLUSTER MEET ip port [cluster-port]: it adds the

@@ -18,49 +18,35 @@ import (
 // commands sub is the subcommand, else nil.
 type serverHandler func(s *Server, conn redcon.Conn, c *client, cmd, sub *resp.Command, args [][]byte) resp.Reply
 
-// serverHandlers is filled by the init functions of the files that define
-// the handlers; a package-level value exists before any init runs.
-var serverHandlers = map[string]serverHandler{}
-
 // dispatch runs one command and returns its reply.
 func (s *Server) dispatch(conn redcon.Conn, c *client, args [][]byte) resp.Reply {
-	if len(args) == 0 {
-		return resp.ErrUnknownCommand([][]byte{{}}).Reply()
-	}
 	c.lastActive.Store(time.Now().UnixMilli())
-	cmd := resp.Lookup(args[0])
-	if cmd == nil {
-		return resp.ErrUnknownCommand(args).Reply()
-	}
-	c.cur, c.curCmd = cmd.Name, cmd
-	if !cmd.CheckArity(len(args)) {
-		return resp.ErrWrongArgs(cmd.Name).Reply()
-	}
-	var sub *resp.Command
-	if cmd.Subcommands != nil && len(args) > 1 { // bare COMMAND has no subcommand
-		sub = cmd.LookupSub(args[1])
-		if sub == nil {
-			return resp.ErrUnknownSubcommand(args[0], args[1]).Reply()
+	p, refusal, ok := s.classify(c, args)
+	if p.cmd != nil {
+		c.cur, c.curCmd = p.name(), p.cmd
+		if p.sub != nil {
+			c.curCmd = p.sub
 		}
-		c.cur, c.curCmd = sub.FullName, sub
-		if !sub.CheckArity(len(args)) {
-			return resp.ErrWrongArgs(sub.FullName).Reply()
-		}
-		c.lastCmd.Store(&sub.FullName)
+	}
+	if !ok {
+		return refusal
+	}
+	if p.sub != nil {
+		c.lastCmd.Store(&p.sub.FullName)
 	} else {
-		c.lastCmd.Store(&cmd.Name)
+		c.lastCmd.Store(&p.cmd.Name)
 	}
 	// After lookup and arity, before anything else, as Redis orders it.
-	if !c.authenticated() && !cmd.HasFlag(resp.FlagNoAuth) {
+	if !c.authenticated() && !p.cmd.HasFlag(resp.FlagNoAuth) {
 		return resp.ErrNoAuth.Reply()
 	}
-	if (cmd.HasFlag(resp.FlagDenyOOM) || sub != nil && sub.HasFlag(resp.FlagDenyOOM)) && !s.memoryFor(c) {
+	if (p.cmd.HasFlag(resp.FlagDenyOOM) || p.sub != nil && p.sub.HasFlag(resp.FlagDenyOOM)) && !s.memoryFor(c) {
 		return resp.ErrOOM.Reply()
 	}
-	if c.multi != nil && !txControl[cmd.Name] {
-		return s.queue(c, cmd, sub, args)
+	if c.multi != nil && !p.serving.txControl {
+		return s.queue(c, &p, args)
 	}
-	return s.execute(conn, c, cmd, sub, args)
+	return s.execute(conn, c, &p, args)
 }
 
 // oomWait bounds how long a command that may grow memory waits, past
@@ -93,24 +79,15 @@ func (s *Server) memoryFor(c *client) bool {
 }
 
 // execute runs a command that passed lookup and arity checks, now.
-func (s *Server) execute(conn redcon.Conn, c *client, cmd, sub *resp.Command, args [][]byte) resp.Reply {
+func (s *Server) execute(conn redcon.Conn, c *client, p *plan, args [][]byte) resp.Reply {
 	c.ran = true
-	if h, ok := serverHandlers[cmd.Name]; ok {
-		return h(s, conn, c, cmd, sub, args)
+	if h := p.serving.handler; h != nil {
+		return h(s, conn, c, p.cmd, p.sub, args)
 	}
-	if ok, _ := store.Supports(args[0]); ok {
-		return s.route(c, keyed(cmd, sub), args)
+	if p.serving.store {
+		return s.route(c, p, args)
 	}
 	return resp.ErrUnknownCommand(args).Reply()
-}
-
-// keyed is the command whose key positions route a call: the subcommand
-// of a container (OBJECT ENCODING key), else the command.
-func keyed(cmd, sub *resp.Command) *resp.Command {
-	if sub != nil && sub.FirstKey > 0 {
-		return sub
-	}
-	return cmd
 }
 
 // route sends a data command to the shard that owns its keys. A plain
@@ -119,26 +96,21 @@ func keyed(cmd, sub *resp.Command) *resp.Command {
 // keys span shards; any other command whose keys span shards gets
 // CROSSSLOT, since it cannot be atomic across Raft groups. A cluster-aware
 // connection is routed as Redis Cluster routes (routeBySlot).
-func (s *Server) route(c *client, cmd *resp.Command, args [][]byte) resp.Reply {
-	c.keyPos = cmd.KeyPositions(c.keyPos[:0], len(args))
-	if len(c.keyPos) == 0 {
-		return resp.NewError("ERR command '" + cmd.Name + "' has no key to route by").Reply()
+func (s *Server) route(c *client, p *plan, args [][]byte) resp.Reply {
+	if p.shard < 0 {
+		return errNoRouteKey(p.keyed)
 	}
 	if c.clusterAware {
-		return s.routeBySlot(c, cmd, args)
+		return s.routeBySlot(c, p, args)
 	}
-	s.waitPause(c, cmd.IsWrite())
-	slot := store.SlotOf(args[c.keyPos[0]])
-	shard := s.backend.ShardOfSlot(slot)
-	for _, p := range c.keyPos[1:] {
-		if s.backend.ShardOfSlot(store.SlotOf(args[p])) != shard {
-			return s.routeSplit(c, cmd, args)
-		}
+	s.waitPause(c, p.write)
+	if p.spans {
+		return s.routeSplit(c, p.keyed, args)
 	}
-	if cmd.IsWrite() {
-		c.markWrote(shard)
+	if p.write {
+		c.markWrote(p.shard)
 	}
-	return shapeReply(c.proto, cmd, args, s.execOnShard(cmd, shard, slot, args))
+	return shapeReply(c.proto, p.keyed, args, s.execOnShard(p.write, p.shard, p.slot, args))
 }
 
 // routeSplit serves a command whose keys span shards.
@@ -199,7 +171,7 @@ func (s *Server) runParts(c *client, cmd *resp.Command, parts []part) []resp.Rep
 	out := make([]resp.Reply, len(parts))
 	var wg sync.WaitGroup
 	for i := range parts {
-		wg.Go(func() { out[i] = s.execOnShard(cmd, parts[i].shard, parts[i].slot, parts[i].args) })
+		wg.Go(func() { out[i] = s.execOnShard(cmd.IsWrite(), parts[i].shard, parts[i].slot, parts[i].args) })
 	}
 	wg.Wait()
 	if cmd.IsWrite() {
@@ -257,8 +229,8 @@ func (s *Server) splitMSet(c *client, cmd *resp.Command, args [][]byte) resp.Rep
 
 // execOnShard runs one command on one shard: writes through Raft, reads
 // linearizably on the leader. It is safe to call concurrently.
-func (s *Server) execOnShard(cmd *resp.Command, shard, slot int, args [][]byte) resp.Reply {
-	if cmd.IsWrite() {
+func (s *Server) execOnShard(write bool, shard, slot int, args [][]byte) resp.Reply {
+	if write {
 		replies, err := s.backend.Propose(s.ctx, shard, [][][]byte{args})
 		if err != nil {
 			return s.backendError(err, slot)

@@ -2,7 +2,6 @@ package server
 
 import (
 	"math/rand/v2"
-	"strconv"
 	"sync"
 
 	"github.com/tidwall/redcon"
@@ -167,29 +166,28 @@ func (s *Server) scan(c *client, args [][]byte) resp.Reply {
 	for {
 		shard := s.backend.ShardOfSlot(slot)
 		_, last := s.shardRange(shard)
-		a := make([][]byte, 0, 5+len(opts))
-		a = append(a, []byte(store.CmdScan), strconv.AppendInt(nil, int64(slot), 10),
-			strconv.AppendInt(nil, int64(last), 10))
-		a = append(a, opts...)
-		a = append(a, []byte("COUNT"), strconv.AppendInt(nil, count-int64(len(keys)), 10))
-		r, err := s.read(c, shard, a)
+		r, err := s.read(c, shard, store.ScanArgs(slot, last, count-int64(len(keys)), opts))
 		if err != nil {
 			return s.backendError(err, slot)
 		}
 		if r.IsError() {
 			return r
 		}
-		if r.Kind != resp.KindArray || len(r.Elems) != 2 || r.Elems[1].Kind != resp.KindArray {
-			return resp.NewError("ERR unexpected " + store.CmdScan + " reply").Reply()
+		cursor, page, ok := store.ParseScan(r)
+		if !ok {
+			return errScanReply.Reply()
 		}
-		keys = append(keys, r.Elems[1].Elems...)
-		next, ok := store.ParseCursor(r.Elems[0].Str)
+		keys = append(keys, page...)
+		next, ok := store.ParseCursor(cursor.Str)
 		if !ok || next == 0 || next != uint64(last+1) || int64(len(keys)) >= count {
-			return resp.Array(r.Elems[0], resp.Array(keys...))
+			return resp.Array(cursor, resp.Array(keys...))
 		}
 		slot = int(next)
 	}
 }
+
+// errScanReply answers when a shard's scan reply has an unexpected shape.
+var errScanReply = resp.NewError("ERR unexpected " + store.CmdScan + " reply")
 
 // scanEnd is SCAN's reply when the iteration is complete and nothing is
 // left to return.

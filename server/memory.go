@@ -193,7 +193,8 @@ var memoryHelp = []string{
 func cmdMemory(s *Server, _ redcon.Conn, c *client, _, sub *resp.Command, a [][]byte) resp.Reply {
 	switch sub.Name {
 	case "usage":
-		return s.route(c, sub, a)
+		p := s.routePlan(c, sub, a)
+		return s.route(c, &p, a)
 	case "stats":
 		return s.memoryStats()
 	case "doctor":

@@ -7,7 +7,6 @@ import (
 	"github.com/tidwall/redcon"
 
 	"github.com/raftcache/raftcache/resp"
-	"github.com/raftcache/raftcache/store"
 )
 
 // Pipelined commands are served in runs. redcon hands the server one
@@ -25,10 +24,11 @@ import (
 
 // pipelined is one command of a run, with where it goes.
 type pipelined struct {
-	args  [][]byte
-	cmd   *resp.Command
-	shard int
-	reply resp.Reply
+	args        [][]byte
+	cmd         *resp.Command
+	write       bool
+	shard, slot int
+	reply       resp.Reply
 }
 
 // canBatch reports whether the connection's state lets its pipelined
@@ -42,34 +42,15 @@ func (c *client) canBatch() bool {
 
 // batchable classifies args: ok when it is a data command the store runs
 // whose keys all live in one shard.
-func (s *Server) batchable(c *client, args [][]byte) (p pipelined, ok bool) {
-	if len(args) == 0 {
-		return p, false
+func (s *Server) batchable(c *client, args [][]byte) (pipelined, bool) {
+	p, _, ok := s.classify(c, args)
+	if !ok || p.sub != nil || p.cmd.Subcommands != nil || !p.data() || p.shard < 0 || p.spans {
+		return pipelined{}, false
 	}
-	cmd := resp.Lookup(args[0])
-	if cmd == nil || cmd.Subcommands != nil || !cmd.CheckArity(len(args)) {
-		return p, false
+	if p.cmd.HasFlag(resp.FlagDenyOOM) && s.backend.OverMaxMemory() {
+		return pipelined{}, false // served alone, past dispatch's memory check
 	}
-	if cmd.HasFlag(resp.FlagDenyOOM) && s.backend.OverMaxMemory() {
-		return p, false // served alone, past dispatch's memory check
-	}
-	if _, server := serverHandlers[cmd.Name]; server {
-		return p, false
-	}
-	if ok, _ := store.Supports(args[0]); !ok {
-		return p, false
-	}
-	c.keyPos = cmd.KeyPositions(c.keyPos[:0], len(args))
-	if len(c.keyPos) == 0 {
-		return p, false
-	}
-	shard := s.backend.ShardOfSlot(store.SlotOf(args[c.keyPos[0]]))
-	for _, i := range c.keyPos[1:] {
-		if s.backend.ShardOfSlot(store.SlotOf(args[i])) != shard {
-			return p, false
-		}
-	}
-	return pipelined{args: args, cmd: cmd, shard: shard}, true
+	return pipelined{args: args, cmd: p.cmd, write: p.write, shard: p.shard, slot: p.slot}, true
 }
 
 // servePipeline serves first and, when it starts a run of batchable
@@ -79,13 +60,18 @@ func (s *Server) servePipeline(conn redcon.Conn, c *client, first redcon.Command
 	if !c.canBatch() || len(conn.PeekPipeline()) == 0 {
 		return false
 	}
-	if _, ok := s.batchable(c, first.Args); !ok {
+	head, ok := s.batchable(c, first.Args)
+	if !ok {
 		return false
 	}
 	ps := &c.pipe
 	ps.cmds = append(append(ps.cmds[:0], first), conn.ReadPipeline()...)
 	for i := 0; i < len(ps.cmds) && !c.quit && !c.aborted; {
-		if n := s.takeRun(c, ps.cmds[i:]); n > 0 {
+		var known *pipelined
+		if i == 0 {
+			known = &head
+		}
+		if n := s.takeRun(c, ps.cmds[i:], known); n > 0 {
 			s.serveRun(conn, c, ps.run)
 			i += n
 			continue
@@ -118,19 +104,26 @@ type shardGroup struct {
 }
 
 // takeRun puts in c.pipe.run the run of batchable commands at the start
-// of cmds and returns its length, 0 when the first is not batchable. A
-// write after a read ends the run: the read's reply might close the
-// connection (output limit), and then nothing after it may run.
-func (s *Server) takeRun(c *client, cmds []redcon.Command) int {
+// of cmds and returns its length, 0 when the first is not batchable.
+// first, when not nil, is the first command already classified. A write
+// after a read ends the run: the read's reply might close the connection
+// (output limit), and then nothing after it may run.
+func (s *Server) takeRun(c *client, cmds []redcon.Command, first *pipelined) int {
 	run := c.pipe.run[:0]
 	if c.canBatch() {
 		read := false
-		for _, cmd := range cmds {
-			p, ok := s.batchable(c, cmd.Args)
-			if !ok || (read && p.cmd.IsWrite()) {
+		for i, cmd := range cmds {
+			var p pipelined
+			ok := true
+			if i == 0 && first != nil {
+				p = *first
+			} else {
+				p, ok = s.batchable(c, cmd.Args)
+			}
+			if !ok || (read && p.write) {
 				break
 			}
-			read = read || !p.cmd.IsWrite()
+			read = read || !p.write
 			run = append(run, p)
 		}
 	}
@@ -165,7 +158,7 @@ func (s *Server) serveRun(conn redcon.Conn, c *client, run []pipelined) {
 		gr := &groups[g]
 		gr.idx = append(gr.idx, i)
 		gr.cmds = append(gr.cmds, run[i].args)
-		if run[i].cmd.IsWrite() {
+		if run[i].write {
 			gr.write, anyWrite = true, true
 			c.markWrote(run[i].shard)
 		}
@@ -239,7 +232,7 @@ func (s *Server) runOnShard(run []pipelined, g *shardGroup) {
 	}
 	for j, i := range g.idx {
 		if err != nil {
-			run[i].reply = s.backendError(err, store.SlotOf(run[i].args[run[i].cmd.FirstKey]))
+			run[i].reply = s.backendError(err, run[i].slot)
 		} else {
 			run[i].reply = replies[j]
 		}

@@ -50,13 +50,12 @@ func (s *Server) redirect(shard, slot int) (resp.Reply, bool) {
 }
 
 // routeBySlot serves a data command on a cluster-aware connection.
-func (s *Server) routeBySlot(c *client, cmd *resp.Command, args [][]byte) resp.Reply {
+func (s *Server) routeBySlot(c *client, p *plan, args [][]byte) resp.Reply {
 	slot, ok := slotOfKeys(args, c.keyPos)
 	if !ok {
 		return resp.ErrCrossSlot.Reply()
 	}
-	shard := s.backend.ShardOfSlot(slot)
-	write := cmd.IsWrite()
+	cmd, shard, write := p.keyed, p.shard, p.write
 	if !write && c.readOnly {
 		s.waitPause(c, false)
 		return shapeReply(c.proto, cmd, args, s.backend.ReadLocal(shard, args))
@@ -68,7 +67,7 @@ func (s *Server) routeBySlot(c *client, cmd *resp.Command, args [][]byte) resp.R
 	if write {
 		c.markWrote(shard)
 	}
-	return shapeReply(c.proto, cmd, args, s.execOnShard(cmd, shard, slot, args))
+	return shapeReply(c.proto, cmd, args, s.execOnShard(write, shard, slot, args))
 }
 
 // read runs a read-only command on shard for c: on this node's replica for

@@ -31,26 +31,6 @@ import (
 // any watched key changed since → the whole batch is skipped and EXEC
 // answers a null array.
 
-// txControl lists the commands that run at once even inside MULTI, as
-// Redis's processCommand lets them through; every other command is queued.
-var txControl = map[string]bool{
-	"exec": true, "discard": true, "multi": true, "watch": true, "quit": true, "reset": true,
-}
-
-// runsInMulti reports whether the command named name runs at once inside
-// MULTI rather than being queued.
-func runsInMulti(name []byte) bool {
-	cmd := resp.Lookup(name)
-	return cmd != nil && txControl[cmd.Name]
-}
-
-// keyspaceWide lists the server commands that read or change every shard.
-// Inside a transaction they can only be atomic when the node has a single
-// shard; then they join the batch as store commands.
-var keyspaceWide = map[string]bool{
-	"dbsize": true, "flushall": true, "flushdb": true, "keys": true, "randomkey": true, "scan": true,
-}
-
 // txState is an open transaction.
 type txState struct {
 	queue []queuedCmd
@@ -62,8 +42,8 @@ type txState struct {
 // queuedCmd is one queued command: a private copy of its arguments
 // (redcon's slices alias its read buffer) and where EXEC runs it.
 type queuedCmd struct {
-	cmd, sub *resp.Command
-	args     [][]byte
+	plan
+	args [][]byte
 	// inBatch: the command joins the Raft batch (a data command, or a
 	// keyspace-wide one on a single-shard node); otherwise it is a server
 	// command run after the batch.
@@ -92,8 +72,8 @@ func init() {
 		return s.exec(conn, c)
 	}
 	serverHandlers["discard"] = cmdDiscard
-	serverHandlers["watch"] = func(s *Server, _ redcon.Conn, c *client, _, _ *resp.Command, a [][]byte) resp.Reply {
-		return s.watch(c, a)
+	serverHandlers["watch"] = func(s *Server, _ redcon.Conn, c *client, cmd, _ *resp.Command, a [][]byte) resp.Reply {
+		return s.watch(c, cmd, a)
 	}
 	serverHandlers["unwatch"] = func(_ *Server, _ redcon.Conn, c *client, _, _ *resp.Command, _ [][]byte) resp.Reply {
 		c.unwatch()
@@ -131,39 +111,31 @@ func (c *client) unwatch() { c.watched = nil }
 // queue checks a command as Redis does before queueing it and queues a
 // copy. A refusal returns an error, which marks the transaction dirty
 // (see Server.handle).
-func (s *Server) queue(c *client, cmd, sub *resp.Command, args [][]byte) resp.Reply {
-	flags := cmd.Flags
-	if sub != nil {
-		flags = sub.Flags
-	}
-	if flags&resp.FlagNoMulti != 0 {
+func (s *Server) queue(c *client, p *plan, args [][]byte) resp.Reply {
+	if p.flags()&resp.FlagNoMulti != 0 {
 		return errNotInMulti.Reply()
 	}
-	q := queuedCmd{cmd: cmd, sub: sub, shard: -1}
-	_, isServer := serverHandlers[cmd.Name]
+	q := queuedCmd{plan: *p}
+	q.shard = -1
 	switch {
-	case isServer && keyspaceWide[cmd.Name]:
+	case p.serving.handler != nil && p.serving.wide:
 		if s.backend.NumShards() != 1 {
 			return errWideInMulti.Reply()
 		}
 		q.inBatch = true
-	case isServer:
+	case p.serving.handler != nil:
 	default:
-		if ok, _ := store.Supports(args[0]); !ok {
+		if !p.serving.store {
 			return resp.ErrUnknownCommand(args).Reply()
 		}
-		c.keyPos = keyed(cmd, sub).KeyPositions(c.keyPos[:0], len(args))
-		if len(c.keyPos) == 0 {
-			return resp.NewError("ERR command '" + cmd.Name + "' has no key to route by").Reply()
+		if p.shard < 0 {
+			return errNoRouteKey(p.cmd)
+		}
+		if p.spans {
+			return resp.ErrCrossSlot.Reply()
 		}
 		q.inBatch = true
-		q.slot = store.SlotOf(args[c.keyPos[0]])
-		q.shard = s.backend.ShardOfSlot(q.slot)
-		for _, p := range c.keyPos[1:] {
-			if s.backend.ShardOfSlot(store.SlotOf(args[p])) != q.shard {
-				return resp.ErrCrossSlot.Reply()
-			}
-		}
+		q.shard, q.slot = p.shard, p.slot
 		if c.clusterAware {
 			// As Redis Cluster checks a command before queueing it: one
 			// slot, served here.
@@ -196,18 +168,21 @@ func copyArgs(args [][]byte) [][]byte {
 	return out
 }
 
-// watch implements WATCH key [key ...].
-func (s *Server) watch(c *client, args [][]byte) resp.Reply {
+// watch implements WATCH key [key ...] (cmd is WATCH).
+func (s *Server) watch(c *client, cmd *resp.Command, args [][]byte) resp.Reply {
 	if c.multi != nil {
 		return resp.ErrWatchInMulti.Reply()
 	}
-	slot := store.SlotOf(args[1])
-	shard := s.backend.ShardOfSlot(slot)
+	p := s.routePlan(c, cmd, args)
+	slot, shard := p.slot, p.shard
+	if p.spans {
+		return resp.ErrCrossSlot.Reply()
+	}
+	if _, one := slotOfKeys(args, c.keyPos); c.clusterAware && !one {
+		return resp.ErrCrossSlot.Reply()
+	}
 	var fresh [][]byte
 	for _, key := range args[1:] {
-		if s.backend.ShardOfSlot(store.SlotOf(key)) != shard || c.clusterAware && store.SlotOf(key) != slot {
-			return resp.ErrCrossSlot.Reply()
-		}
 		if !c.watching(key) && !containsKey(fresh, key) {
 			fresh = append(fresh, key)
 		}
@@ -221,7 +196,7 @@ func (s *Server) watch(c *client, args [][]byte) resp.Reply {
 		return resp.OK
 	}
 	s.waitPause(c, false)
-	r, err := s.backend.Read(s.ctx, shard, append([][]byte{[]byte(store.CmdVersion)}, fresh...))
+	r, err := s.backend.Read(s.ctx, shard, store.VersionArgs(fresh))
 	if err != nil {
 		return s.backendError(err, slot)
 	}
@@ -279,7 +254,7 @@ func (s *Server) exec(conn redcon.Conn, c *client) resp.Reply {
 			continue
 		}
 		batch++
-		write = write || q.cmd.IsWrite() || (q.sub != nil && q.sub.IsWrite())
+		write = write || q.write
 		if q.shard < 0 {
 			continue
 		}
@@ -350,7 +325,7 @@ func (s *Server) exec(conn redcon.Conn, c *client) resp.Reply {
 	c.inExec = true
 	for i, q := range tx.queue {
 		if !q.inBatch {
-			results[i] = s.execute(conn, c, q.cmd, q.sub, q.args)
+			results[i] = s.execute(conn, c, &q.plan, q.args)
 		}
 	}
 	c.inExec = false

@@ -8,11 +8,11 @@ import (
 )
 
 func init() {
-	register("incr", true, func(x exec, a [][]byte) resp.Reply { return x.incrBy(a[1], 1) })
-	register("decr", true, func(x exec, a [][]byte) resp.Reply { return x.incrBy(a[1], -1) })
-	register("incrby", true, cmdIncrBy)
-	register("decrby", true, cmdDecrBy)
-	register("incrbyfloat", true, cmdIncrByFloat)
+	register("incr", func(x exec, a [][]byte) resp.Reply { return x.incrBy(a[1], 1) })
+	register("decr", func(x exec, a [][]byte) resp.Reply { return x.incrBy(a[1], -1) })
+	register("incrby", cmdIncrBy)
+	register("decrby", cmdDecrBy)
+	register("incrbyfloat", cmdIncrByFloat)
 }
 
 func cmdIncrBy(x exec, a [][]byte) resp.Reply {

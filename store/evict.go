@@ -282,7 +282,7 @@ func (s *Store) randomRecord(accept func(o *obj) bool) (obj, bool) {
 // It answers how many went.
 const CmdEvict = "raftcache.evict"
 
-func init() { register(CmdEvict, true, cmdEvict) }
+func init() { registerInternal(CmdEvict, true, cmdEvict) }
 
 func cmdEvict(x exec, a [][]byte) resp.Reply {
 	if len(a)%2 != 1 {
@@ -322,7 +322,7 @@ const (
 	CmdTouch = "raftcache.touch"
 )
 
-func init() { register(CmdTouch, true, cmdTouch) }
+func init() { registerInternal(CmdTouch, true, cmdTouch) }
 
 func cmdTouch(x exec, a [][]byte) resp.Reply {
 	n := int64(0)

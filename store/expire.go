@@ -7,15 +7,15 @@ import (
 )
 
 func init() {
-	register("expire", true, func(x exec, a [][]byte) resp.Reply { return x.expire(a, 0, 1000) })
-	register("pexpire", true, func(x exec, a [][]byte) resp.Reply { return x.expire(a, 0, 1) })
-	register("expireat", true, func(x exec, a [][]byte) resp.Reply { return x.expire(a, -1, 1000) })
-	register("pexpireat", true, func(x exec, a [][]byte) resp.Reply { return x.expire(a, -1, 1) })
-	register("ttl", false, func(x exec, a [][]byte) resp.Reply { return x.ttl(a[1], 1000, false) })
-	register("pttl", false, func(x exec, a [][]byte) resp.Reply { return x.ttl(a[1], 1, false) })
-	register("expiretime", false, func(x exec, a [][]byte) resp.Reply { return x.ttl(a[1], 1000, true) })
-	register("pexpiretime", false, func(x exec, a [][]byte) resp.Reply { return x.ttl(a[1], 1, true) })
-	register("persist", true, cmdPersist)
+	register("expire", func(x exec, a [][]byte) resp.Reply { return x.expire(a, 0, 1000) })
+	register("pexpire", func(x exec, a [][]byte) resp.Reply { return x.expire(a, 0, 1) })
+	register("expireat", func(x exec, a [][]byte) resp.Reply { return x.expire(a, -1, 1000) })
+	register("pexpireat", func(x exec, a [][]byte) resp.Reply { return x.expire(a, -1, 1) })
+	register("ttl", func(x exec, a [][]byte) resp.Reply { return x.ttl(a[1], 1000, false) })
+	register("pttl", func(x exec, a [][]byte) resp.Reply { return x.ttl(a[1], 1, false) })
+	register("expiretime", func(x exec, a [][]byte) resp.Reply { return x.ttl(a[1], 1000, true) })
+	register("pexpiretime", func(x exec, a [][]byte) resp.Reply { return x.ttl(a[1], 1, true) })
+	register("persist", cmdPersist)
 }
 
 // expire implements EXPIRE, PEXPIRE, EXPIREAT and PEXPIREAT. base is 0 for

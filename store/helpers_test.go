@@ -88,7 +88,7 @@ const (
 // do runs one command on s at now, through Apply for a write and Read for
 // a read, as the cluster layer does.
 func do(s *Store, now int64, args [][]byte) resp.Reply {
-	if _, write := Supports(args[0]); write {
+	if h, _ := lookupHandler(args[0]); h.write {
 		return s.Apply(now, [][][]byte{args}, nil)[0]
 	}
 	return s.Read(now, args)

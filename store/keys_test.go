@@ -603,7 +603,10 @@ func TestReadRefusesWrites(t *testing.T) {
 	}
 }
 
-func TestSupports(t *testing.T) {
+// TestHandlers checks the store's handlers against the command table:
+// which commands the store runs, and whether each writes (which the store
+// takes from the table, and its internal commands declare).
+func TestHandlers(t *testing.T) {
 	for _, c := range []struct {
 		name             string
 		supported, write bool
@@ -615,7 +618,7 @@ func TestSupports(t *testing.T) {
 		{"ttl", true, false}, {"pttl", true, false}, {"persist", true, true},
 		{"hset", true, true}, {"hmset", true, true}, {"hget", true, false}, {"hdel", true, true},
 		{"hgetall", true, false}, {"dbsize", true, false}, {"flushall", true, true}, {"flushdb", true, true},
-		{CmdDropExpired, true, true},
+		{CmdDropExpired, true, true}, {CmdEvict, true, true}, {CmdTouch, true, true},
 		{"setnx", true, true}, {"setex", true, true}, {"psetex", true, true}, {"getset", true, true},
 		{"getdel", true, true}, {"getex", true, true}, {"mget", true, false}, {"mset", true, true},
 		{"msetnx", true, true}, {"append", true, true}, {"strlen", true, false}, {"getrange", true, false},
@@ -625,13 +628,22 @@ func TestSupports(t *testing.T) {
 		{"hincrbyfloat", true, true}, {"hrandfield", true, false}, {"hscan", true, false},
 		{"expiretime", true, false}, {"pexpiretime", true, false}, {"type", true, false}, {"touch", true, false},
 		{"keys", true, false}, {"scan", true, false}, {"randomkey", true, false}, {"rename", true, true},
-		{"renamenx", true, true}, {"copy", true, true}, {"object", true, false},
+		{"renamenx", true, true}, {"copy", true, true}, {"object", true, false}, {"memory", true, false},
 		{CmdScan, true, false}, {CmdVersion, true, false}, {CmdTx, true, true},
-		{"ping", false, false}, {"", false, false}, {strings.Repeat("x", 40), false, false},
+		{"ping", false, false}, {"multi", false, false}, {"client", false, false},
+		{"", false, false}, {strings.Repeat("x", 40), false, false}, {"raftcache.nosuch", false, false},
 	} {
-		supported, write := Supports([]byte(c.name))
-		if supported != c.supported || write != c.write {
-			t.Errorf("Supports(%q) = %v, %v; want %v, %v", c.name, supported, write, c.supported, c.write)
+		h, supported := lookupHandler([]byte(c.name))
+		if supported != c.supported || h.write != c.write {
+			t.Errorf("handler of %q: runs %v, writes %v; want %v, %v", c.name, supported, h.write, c.supported, c.write)
+		}
+		if cmd := resp.Lookup([]byte(c.name)); cmd != nil && Runs(cmd) != c.supported {
+			t.Errorf("Runs(%s) = %v, want %v", cmd.Name, Runs(cmd), c.supported)
+		}
+	}
+	for _, cmd := range resp.Commands() {
+		if Runs(cmd) && handlers[cmd.ID].write != cmd.IsWrite() {
+			t.Errorf("%s: the store's write flag %v differs from the table's", cmd.Name, handlers[cmd.ID].write)
 		}
 	}
 }

@@ -3,7 +3,7 @@ package store
 import "github.com/raftcache/raftcache/resp"
 
 func init() {
-	register("lcs", false, cmdLCS)
+	register("lcs", cmdLCS)
 }
 
 // cmdLCS ports Redis 7's lcsCommand: the types are checked before the

@@ -7,7 +7,7 @@ import (
 )
 
 func init() {
-	register("memory", false, cmdMemory)
+	register("memory", cmdMemory)
 }
 
 // MemoryStats is a store's own account of its memory, in bytes. It is

@@ -8,7 +8,7 @@ import (
 )
 
 func init() {
-	register("object", false, cmdObject)
+	register("object", cmdObject)
 }
 
 // encoding is the internal representation Redis would use for a value,

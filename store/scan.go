@@ -7,9 +7,9 @@ import (
 )
 
 func init() {
-	register("scan", false, cmdScan)
-	register(CmdScan, false, cmdScanRange)
-	register("hscan", false, cmdHScan)
+	register("scan", cmdScan)
+	registerInternal(CmdScan, false, cmdScanRange)
+	register("hscan", cmdHScan)
 }
 
 // CmdScan is the internal read command the server uses to walk one shard's
@@ -25,6 +25,25 @@ func init() {
 // ["0", []]; a cursor past lastslot below that is an error, as is a
 // lastslot that is not a slot. The options and their errors are SCAN's.
 const CmdScan = "raftcache.scan"
+
+// ScanArgs returns the arguments of a CmdScan read from slot cursor
+// through slot last that visits up to count keys, with SCAN's other
+// options (MATCH, TYPE) as the client gave them.
+func ScanArgs(cursor, last int, count int64, opts [][]byte) [][]byte {
+	a := make([][]byte, 0, 5+len(opts))
+	a = append(a, []byte(CmdScan), strconv.AppendInt(nil, int64(cursor), 10), strconv.AppendInt(nil, int64(last), 10))
+	a = append(a, opts...)
+	return append(a, []byte("COUNT"), strconv.AppendInt(nil, count, 10))
+}
+
+// ParseScan decodes a CmdScan reply that is not an error: SCAN's next
+// cursor (a bulk string) and the keys. ok is false for any other shape.
+func ParseScan(r resp.Reply) (cursor resp.Reply, keys []resp.Reply, ok bool) {
+	if r.Kind != resp.KindArray || len(r.Elems) != 2 || r.Elems[1].Kind != resp.KindArray {
+		return resp.Reply{}, nil, false
+	}
+	return r.Elems[0], r.Elems[1].Elems, true
+}
 
 // defaultScanCount is SCAN's COUNT when none is given.
 const defaultScanCount = 10

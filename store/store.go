@@ -116,33 +116,51 @@ type handler struct {
 	touch bool
 }
 
-var handlers = map[string]handler{}
+// handlers holds the store's handler of every command of resp's table it
+// runs, indexed by the command's ID: the table is the one registry of
+// commands, and it alone records whether one writes.
+var handlers = make([]handler, resp.NumCommands())
 
-func register(name string, write bool, fn func(x exec, args [][]byte) resp.Reply) {
-	handlers[name] = handler{fn: fn, write: write, touch: !noTouch[name]}
+// internal holds the store's own commands (raftcache.*), which no client
+// can send: the cluster and the server reach them through the typed
+// helpers that build their arguments (ScanArgs, VersionArgs, TxArgs, ...).
+var internal = map[string]handler{}
+
+// register adds the handler of a command of resp's table; a name the
+// table lacks is a programming error and panics at initialisation.
+func register(name string, fn func(x exec, args [][]byte) resp.Reply) {
+	cmd := resp.Lookup([]byte(name))
+	if cmd == nil {
+		panic("store: handler for a command resp's table lacks: " + name)
+	}
+	handlers[cmd.ID] = handler{fn: fn, write: cmd.IsWrite(), touch: !noTouch[name]}
+}
+
+// registerInternal adds the handler of one of the store's own commands.
+func registerInternal(name string, write bool, fn func(x exec, args [][]byte) resp.Reply) {
+	if resp.Lookup([]byte(name)) != nil {
+		panic("store: internal command shadows a table command: " + name)
+	}
+	internal[name] = handler{fn: fn, write: write, touch: !noTouch[name]}
 }
 
 func lookupHandler(name []byte) (handler, bool) {
-	var buf [32]byte
-	if len(name) > len(buf) {
-		h, ok := handlers[strings.ToLower(string(name))]
-		return h, ok
+	if cmd := resp.Lookup(name); cmd != nil {
+		h := handlers[cmd.ID]
+		return h, h.fn != nil
 	}
-	for i, c := range name {
-		if c >= 'A' && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		buf[i] = c
+	if h, ok := internal[string(name)]; ok {
+		return h, true
 	}
-	h, ok := handlers[string(buf[:len(name)])]
+	h, ok := internal[strings.ToLower(string(name))]
 	return h, ok
 }
 
-// Supports reports whether the store executes the named command, and
-// whether it writes.
-func Supports(name []byte) (supported, write bool) {
-	h, ok := lookupHandler(name)
-	return ok, h.write
+// Runs reports whether the store executes cmd, a top-level command of
+// resp's table (a container such as OBJECT runs whole, subcommand
+// included); whether it writes is cmd.IsWrite().
+func Runs(cmd *resp.Command) bool {
+	return cmd.ID < len(handlers) && handlers[cmd.ID].fn != nil
 }
 
 // Apply executes a batch of commands in order, as one atomic step, at the

@@ -26,8 +26,8 @@ import (
 // change. A key that expired after WATCH is changed, as in Redis.
 
 func init() {
-	register(CmdVersion, false, cmdVersion)
-	register(CmdTx, true, cmdTx)
+	registerInternal(CmdVersion, false, cmdVersion)
+	registerInternal(CmdTx, true, cmdTx)
 }
 
 // CmdVersion is the internal read command behind WATCH:
@@ -70,6 +70,11 @@ func TxArgs(n int, keys []KeyVersion) [][]byte {
 		args = append(args, k.Key, strconv.AppendUint(nil, k.Version, 10), strconv.AppendUint(nil, k.Seq, 10))
 	}
 	return args
+}
+
+// VersionArgs returns the arguments of a CmdVersion read of keys.
+func VersionArgs(keys [][]byte) [][]byte {
+	return append([][]byte{[]byte(CmdVersion)}, keys...)
 }
 
 // ParseVersions decodes a CmdVersion reply for keys (the keys it was sent
