@@ -110,7 +110,7 @@ func (s *Server) route(c *client, p *plan, args [][]byte) resp.Reply {
 	if p.write {
 		c.markWrote(p.shard)
 	}
-	return shapeReply(c.proto, p.keyed, args, s.execOnShard(p.write, p.shard, p.slot, args))
+	return shapeReply(c.proto, p.keyed, args, s.execOnShard(c, p.write, p.shard, p.slot, args))
 }
 
 // routeSplit serves a command whose keys span shards.
@@ -171,7 +171,7 @@ func (s *Server) runParts(c *client, cmd *resp.Command, parts []part) []resp.Rep
 	out := make([]resp.Reply, len(parts))
 	var wg sync.WaitGroup
 	for i := range parts {
-		wg.Go(func() { out[i] = s.execOnShard(cmd.IsWrite(), parts[i].shard, parts[i].slot, parts[i].args) })
+		wg.Go(func() { out[i] = s.execOnShard(c, cmd.IsWrite(), parts[i].shard, parts[i].slot, parts[i].args) })
 	}
 	wg.Wait()
 	if cmd.IsWrite() {
@@ -227,9 +227,11 @@ func (s *Server) splitMSet(c *client, cmd *resp.Command, args [][]byte) resp.Rep
 	return resp.OK
 }
 
-// execOnShard runs one command on one shard: writes through Raft, reads
-// linearizably on the leader. It is safe to call concurrently.
-func (s *Server) execOnShard(write bool, shard, slot int, args [][]byte) resp.Reply {
+// execOnShard runs one command on one shard for c: writes through Raft,
+// reads as the connection reads (see read). slot is where an error
+// points. It is the one place where a write goes to Propose and a read to
+// Read, and it is safe to call concurrently for one connection.
+func (s *Server) execOnShard(c *client, write bool, shard, slot int, args [][]byte) resp.Reply {
 	if write {
 		replies, err := s.backend.Propose(s.ctx, shard, [][][]byte{args})
 		if err != nil {
@@ -237,7 +239,7 @@ func (s *Server) execOnShard(write bool, shard, slot int, args [][]byte) resp.Re
 		}
 		return replies[0]
 	}
-	r, err := s.backend.Read(s.ctx, shard, args)
+	r, err := s.read(c, shard, args)
 	if err != nil {
 		return s.backendError(err, slot)
 	}

@@ -65,21 +65,7 @@ func (s *Server) onEveryShard(c *client, write bool, args [][]byte) []resp.Reply
 	for shard := 0; shard < n; shard++ {
 		wg.Go(func() {
 			first, _ := s.shardRange(shard)
-			if write {
-				replies, err := s.backend.Propose(s.ctx, shard, [][][]byte{args})
-				if err != nil {
-					out[shard] = s.backendError(err, first)
-					return
-				}
-				out[shard] = replies[0]
-				return
-			}
-			r, err := s.read(c, shard, args)
-			if err != nil {
-				out[shard] = s.backendError(err, first)
-				return
-			}
-			out[shard] = r
+			out[shard] = s.execOnShard(c, write, shard, first, args)
 		})
 	}
 	wg.Wait()

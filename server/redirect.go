@@ -67,7 +67,7 @@ func (s *Server) routeBySlot(c *client, p *plan, args [][]byte) resp.Reply {
 	if write {
 		c.markWrote(shard)
 	}
-	return shapeReply(c.proto, cmd, args, s.execOnShard(write, shard, slot, args))
+	return shapeReply(c.proto, cmd, args, s.execOnShard(c, write, shard, slot, args))
 }
 
 // read runs a read-only command on shard for c: on this node's replica for
