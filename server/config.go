@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math"
@@ -380,15 +381,22 @@ func (s *Server) configGet(patterns [][]byte) resp.Reply {
 			}
 			continue
 		}
+		g := store.CompileGlob(pat, true)
 		for _, p := range configParams {
 			for _, name := range append([]string{p.name}, p.aliases...) {
-				if globMatch(pat, []byte(name), true) {
+				if g.Match(name) {
 					add(name, p)
 				}
 			}
 		}
 	}
 	return resp.Map(kv...)
+}
+
+// hasGlob reports whether pattern has any of Redis's glob characters:
+// CONFIG GET looks a name without them up directly, as Redis does.
+func hasGlob(pattern []byte) bool {
+	return bytes.ContainsAny(pattern, "*?[")
 }
 
 // configSet checks every pair before it changes anything, so a refused

@@ -7,6 +7,7 @@ import (
 	"github.com/tidwall/redcon"
 
 	"github.com/raftcache/raftcache/resp"
+	"github.com/raftcache/raftcache/store"
 )
 
 // COMMAND and its subcommands: the command table as Redis 7.2 reports it.
@@ -93,7 +94,8 @@ func commandList(args [][]byte) resp.Reply {
 				return slices.ContainsFunc(c.ACL, func(cat string) bool { return resp.EqualFold(arg, cat) })
 			}
 		case resp.EqualFold(args[1], "pattern"):
-			keep = func(c *resp.Command) bool { return globMatch(arg, []byte(c.FullName), true) }
+			g := store.CompileGlob(arg, true)
+			keep = func(c *resp.Command) bool { return g.Match(c.FullName) }
 		default:
 			return resp.ErrSyntax.Reply()
 		}
