@@ -44,7 +44,6 @@ var (
 	ErrNaNOrInf        = NewError("ERR value is NaN or Infinity")
 	ErrHashNotInteger  = NewError("ERR hash value is not an integer")
 	ErrHashNotFloat    = NewError("ERR hash value is not a float")
-	ErrInvalidExpire   = NewError("ERR invalid expire time in 'set' command")
 	ErrNoSuchKey       = NewError("ERR no such key")
 	ErrDBIndex         = NewError("ERR DB index is out of range")
 	ErrSelectCluster   = NewError("ERR SELECT is not allowed in cluster mode")
@@ -62,10 +61,8 @@ var (
 	ErrExecAbort       = NewError("EXECABORT Transaction discarded because of previous errors.")
 	ErrCrossSlot       = NewError("CROSSSLOT Keys in request don't hash to the same slot")
 	ErrClusterDown     = NewError("CLUSTERDOWN The cluster is down")
-	ErrTryAgain        = NewError("TRYAGAIN Multiple keys request during rehashing of slot")
 	ErrNoSuchClient    = NewError("ERR No such client")
 	ErrTimeoutNegative = NewError("ERR timeout is negative")
-	ErrNotPositive     = NewError("ERR value is out of range, must be positive")
 	ErrInvalidCursor   = NewError("ERR invalid cursor")
 )
 
