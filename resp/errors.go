@@ -3,6 +3,7 @@ package resp
 import (
 	"bytes"
 	"errors"
+	"strconv"
 	"strings"
 )
 
@@ -16,9 +17,11 @@ type Error struct {
 // NewError returns an Error with the given text.
 func NewError(msg string) *Error { return &Error{msg: msg} }
 
-// Errorf-style helpers are deliberately absent: every fixed text is defined
-// once below, and the few texts that carry data are built by the functions
-// after it.
+// Errorf-style helpers are deliberately absent. Every error text raftcache
+// sends is defined in this file, once: the fixed texts as the variables
+// below, grouped by who sends them, and the texts that carry data by the
+// functions after them. Other packages compare with errors.Is and never
+// spell a text of their own.
 
 func (e *Error) Error() string { return e.msg }
 
@@ -66,6 +69,69 @@ var (
 	ErrInvalidCursor   = NewError("ERR invalid cursor")
 )
 
+// Error texts of Redis 7.2 that only the store's commands send.
+var (
+	ErrDecrementOverflow = NewError("ERR decrement would overflow")
+	ErrValueOutOfRange   = NewError("ERR value is out of range")
+	ErrSameObject        = NewError("ERR source and destination objects are the same")
+	ErrCopyCrossDB       = NewError("ERR Copying to another database is not allowed in cluster mode")
+	ErrLFUNotSelected    = NewError("ERR An LFU maxmemory policy is not selected, access frequency not tracked. " +
+		"Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
+	ErrLFUSelected = NewError("ERR An LFU maxmemory policy is selected, idle time not tracked. " +
+		"Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
+	ErrLCSNotStrings = NewError("ERR The specified keys must contain string values")
+	ErrLCSLenAndIdx  = NewError("ERR If you want both the length and indexes, please just use IDX.")
+	ErrLCSMemory     = NewError("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len")
+)
+
+// Errors of the EXPIRE family's NX/XX/GT/LT options.
+var (
+	ErrExpireNXCombined = NewError("ERR NX and XX, GT or LT options at the same time are not compatible")
+	ErrExpireGTLT       = NewError("ERR GT and LT options at the same time are not compatible")
+)
+
+// The errors of the connection guard: malformed or oversized requests,
+// authentication and admission. The texts are Redis 7.0's (checked against
+// redis-server 7.0.15); a protocol error closes the connection after its
+// reply, as Redis does.
+var (
+	ErrProtoInvalidBulkLen      = NewError("ERR Protocol error: invalid bulk length")
+	ErrProtoInvalidMultibulkLen = NewError("ERR Protocol error: invalid multibulk length")
+	ErrProtoUnbalancedQuotes    = NewError("ERR Protocol error: unbalanced quotes in request")
+	ErrProtoTooBigInline        = NewError("ERR Protocol error: too big inline request")
+	ErrProtoTooBigMbulkCount    = NewError("ERR Protocol error: too big mbulk count string")
+	ErrProtoTooBigBulkCount     = NewError("ERR Protocol error: too big bulk count string")
+	ErrProtoUnauthMultibulkLen  = NewError("ERR Protocol error: unauthenticated multibulk length")
+	ErrProtoUnauthBulkLen       = NewError("ERR Protocol error: unauthenticated bulk length")
+
+	// ErrNoAuthHello is HELLO's reply on a connection that must
+	// authenticate first and gave no AUTH option (Redis 7.0's text).
+	ErrNoAuthHello = NewError("NOAUTH HELLO must be called with the client already authenticated, " +
+		"otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client " +
+		"and select the RESP protocol version at the same time")
+
+	// ErrMaxClients is sent to a connection refused because maxclients
+	// connections are open.
+	ErrMaxClients = NewError("ERR max number of clients reached")
+
+	// ErrProtectedMode is sent to a connection from a non-loopback address
+	// while protected mode is on: raftcache listens on every interface and
+	// no password is set. It follows Redis's DENIED message, with
+	// raftcache's flags as the remedies.
+	ErrProtectedMode = NewError("DENIED raftcache is running in protected mode because protected mode " +
+		"is enabled and no password is set for the default user. In this mode connections are only " +
+		"accepted from the loopback interface. If you want to connect from external computers to " +
+		"raftcache you may adopt one of the following solutions: " +
+		"1) Restart raftcache with the '--protected-mode no' option, however MAKE SURE raftcache is " +
+		"not publicly accessible from internet if you do so. " +
+		"2) Set up an authentication password for the default user with the '--requirepass <password>' " +
+		"option and restart raftcache. " +
+		"3) Listen only on trusted interfaces by giving a host in '--addr' (for example " +
+		"'--addr 10.0.0.5:6379') instead of every interface. " +
+		"NOTE: You only need to do one of the above things in order for the server to start " +
+		"accepting connections from the outside.")
+)
+
 // ErrWrongArgs returns Redis's arity error for the command name (as the
 // client typed it, lower-cased by Redis).
 func ErrWrongArgs(name string) *Error {
@@ -111,6 +177,40 @@ func ErrSubcommandSyntax(container, sub []byte) *Error {
 func ErrWrongSubArgs(container, sub string) *Error {
 	return NewError("ERR wrong number of arguments for '" + strings.ToLower(container) + "|" +
 		strings.ToLower(sub) + "' command")
+}
+
+// ErrInvalidExpireTime returns Redis's error for an expire time that is not
+// positive or overflows, naming the command ("set", "expire", ...).
+func ErrInvalidExpireTime(cmd string) *Error {
+	return NewError("ERR invalid expire time in '" + strings.ToLower(cmd) + "' command")
+}
+
+// ErrUnsupportedOption returns Redis's error for an unknown EXPIRE option.
+func ErrUnsupportedOption(opt []byte) *Error {
+	return NewError("ERR Unsupported option " + sanitize(opt, 128))
+}
+
+// ErrValueBetween returns Redis's error for an integer argument outside
+// [min, max] (getRangeLongFromObjectOrReply without a message of its own).
+func ErrValueBetween(min, max int64) *Error {
+	return NewError("ERR value is out of range, value must between " +
+		strconv.FormatInt(min, 10) + " and " + strconv.FormatInt(max, 10))
+}
+
+// ErrInternalArgs returns the error for malformed arguments of one of
+// raftcache's internal commands (raftcache.tx, raftcache.scan, ...), which
+// only the server sends.
+func ErrInternalArgs(cmd string) *Error {
+	return NewError("ERR invalid arguments for internal command '" + cmd + "'")
+}
+
+// ErrProtoExpectedDollar returns Redis's error for a multibulk element that
+// does not start with '$'. CR and LF print as spaces, as Redis prints them.
+func ErrProtoExpectedDollar(got byte) *Error {
+	if got == '\r' || got == '\n' {
+		got = ' '
+	}
+	return NewError("ERR Protocol error: expected '$', got '" + string([]byte{got}) + "'")
 }
 
 // ErrorReply converts any error into an error reply. A *Error keeps its
