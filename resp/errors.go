@@ -132,6 +132,36 @@ var (
 		"accepting connections from the outside.")
 )
 
+// Errors of the node's own commands: CLIENT, CLUSTER, COMMAND, CONFIG,
+// HELLO, SHUTDOWN, SLOWLOG and WAIT. Redis 7.2's texts, but for
+// ErrClusterReset and ErrShutdownDisabled, which say what raftcache does
+// instead.
+var (
+	ErrClientIDNotPositive = NewError("ERR client-id should be greater than 0")
+	ErrInvalidClientID     = NewError("ERR Invalid client ID")
+	ErrPauseMode           = NewError("ERR CLIENT PAUSE mode must be WRITE or ALL")
+	ErrClientNameChars     = NewError("ERR Client names cannot contain spaces, newlines or special characters.")
+	ErrLibNameChars        = NewError("ERR lib-name cannot contain spaces, newlines or special characters.")
+	ErrLibVerChars         = NewError("ERR lib-ver cannot contain spaces, newlines or special characters.")
+	ErrInvalidSlot         = NewError("ERR Invalid slot")
+	ErrInvalidSlotOrCount  = NewError("ERR Invalid slot or number of keys")
+	ErrForgetMyself        = NewError("ERR I tried hard but I can't forget myself...")
+	ErrClusterReset        = NewError("ERR CLUSTER RESET is not supported by raftcache: " +
+		"a node's data belongs to its shards; remove a node with CLUSTER FORGET and start it again with an empty --dir and --join")
+	ErrInvalidCommand     = NewError("ERR Invalid command specified")
+	ErrNoKeyArgs          = NewError("ERR The command has no key arguments")
+	ErrInvalidNumArgs     = NewError("ERR Invalid number of arguments specified for command")
+	ErrInvalidCommandArgs = NewError("ERR Invalid arguments specified for command")
+	ErrNoConfigFile       = NewError("ERR The server is running without a config file")
+	ErrHelloProtoVersion  = NewError("ERR Protocol version is not an integer or out of range")
+	ErrSlowlogCount       = NewError("ERR count should be greater than or equal to -1")
+	ErrTimeoutNotInteger  = NewError("ERR timeout is not an integer or out of range")
+	// ErrShutdownDisabled refuses SHUTDOWN: stopping a node is an
+	// operator's act (a signal to the process), not something any client
+	// may do; a node that leaves takes a replica of every shard with it.
+	ErrShutdownDisabled = NewError("ERR SHUTDOWN is disabled in raftcache; stop the node with SIGTERM or SIGINT")
+)
+
 // ErrWrongArgs returns Redis's arity error for the command name (as the
 // client typed it, lower-cased by Redis).
 func ErrWrongArgs(name string) *Error {
@@ -211,6 +241,83 @@ func ErrProtoExpectedDollar(got byte) *Error {
 		got = ' '
 	}
 	return NewError("ERR Protocol error: expected '$', got '" + string([]byte{got}) + "'")
+}
+
+// ErrWriteOnReadPath returns the error for a write command given to the
+// store's read path, a bug in the caller: writes go through the log.
+func ErrWriteOnReadPath(cmd []byte) *Error {
+	return NewError("ERR write command " + strings.ToLower(string(cmd)) + " sent to the read path")
+}
+
+// ErrUnexpectedReply returns the error for a reply of one of raftcache's
+// internal commands (cmd, such as raftcache.scan) that has the wrong shape.
+func ErrUnexpectedReply(cmd string) *Error {
+	return NewError("ERR unexpected " + cmd + " reply")
+}
+
+// ErrUnrecognizedOption returns CLIENT SETINFO's error for an attribute it
+// does not know.
+func ErrUnrecognizedOption(attr []byte) *Error {
+	return NewError("ERR Unrecognized option '" + sanitize(attr, 128) + "'")
+}
+
+// ErrUnknownClientType returns CLIENT LIST's and CLIENT KILL's error for
+// a TYPE they do not know.
+func ErrUnknownClientType(typ []byte) *Error {
+	return NewError("ERR Unknown client type '" + sanitize(typ, 128) + "'")
+}
+
+// ErrNoSuchUser returns CLIENT KILL's error for a USER other than the
+// default one, the only user raftcache has.
+func ErrNoSuchUser(user []byte) *Error {
+	return NewError("ERR No such user '" + sanitize(user, 128) + "'")
+}
+
+// ErrHelloOption returns HELLO's error for an option it does not take.
+func ErrHelloOption(opt []byte) *Error {
+	return NewError("ERR Syntax error in HELLO option '" + string(opt) + "'")
+}
+
+// ErrInvalidBasePort returns CLUSTER MEET's error for a port that is not
+// an integer.
+func ErrInvalidBasePort(port []byte) *Error {
+	return NewError("ERR Invalid TCP base port specified: " + string(port))
+}
+
+// ErrInvalidBusPort returns CLUSTER MEET's error for a cluster port that
+// is not an integer.
+func ErrInvalidBusPort(port []byte) *Error {
+	return NewError("ERR Invalid TCP bus port specified: " + string(port))
+}
+
+// ErrInvalidNodeAddress returns CLUSTER MEET's error for an address it
+// cannot use: an empty or malformed host, a port out of range.
+func ErrInvalidNodeAddress(host string, port []byte) *Error {
+	return NewError("ERR Invalid node address specified: " + host + ":" + string(port))
+}
+
+// ErrUnknownNode returns CLUSTER FORGET's error for a node ID no shard
+// has as a member.
+func ErrUnknownNode(id string) *Error {
+	return NewError("ERR Unknown node " + id)
+}
+
+// ErrConfigSetUnknown returns CONFIG SET's error for a parameter it does
+// not know.
+func ErrConfigSetUnknown(name []byte) *Error {
+	return NewError("ERR Unknown option or number of arguments for CONFIG SET - '" + sanitize(name, 128) + "'")
+}
+
+// ErrConfigSetFailed returns CONFIG SET's error for a parameter it
+// refused, with the reason.
+func ErrConfigSetFailed(name []byte, reason string) *Error {
+	return NewError("ERR CONFIG SET failed (possibly related to argument '" + sanitize(name, 128) + "') - " + reason)
+}
+
+// ErrConfigRewrite returns CONFIG REWRITE's error for a file it could not
+// write.
+func ErrConfigRewrite(err error) *Error {
+	return NewError("ERR Rewriting config file: " + err.Error())
 }
 
 // ErrorReply converts any error into an error reply. A *Error keeps its

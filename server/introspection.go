@@ -16,13 +16,6 @@ func init() {
 	serverHandlers["command"] = cmdCommand
 }
 
-var (
-	errInvalidCommand = resp.NewError("ERR Invalid command specified")
-	errNoKeyArgs      = resp.NewError("ERR The command has no key arguments")
-	errInvalidNumArgs = resp.NewError("ERR Invalid number of arguments specified for command")
-	errInvalidArgs    = resp.NewError("ERR Invalid arguments specified for command")
-)
-
 func cmdCommand(_ *Server, _ redcon.Conn, _ *client, _, sub *resp.Command, a [][]byte) resp.Reply {
 	if sub == nil {
 		return commandInfos(sortedCommands())
@@ -126,11 +119,11 @@ func commandGetKeys(args [][]byte, withFlags bool) resp.Reply {
 	}
 	switch {
 	case cmd == nil:
-		return errInvalidCommand.Reply()
+		return resp.ErrInvalidCommand.Reply()
 	case len(cmd.KeySpecs) == 0:
-		return errNoKeyArgs.Reply()
+		return resp.ErrNoKeyArgs.Reply()
 	case !cmd.CheckArity(len(args)):
-		return errInvalidNumArgs.Reply()
+		return resp.ErrInvalidNumArgs.Reply()
 	}
 	var out []resp.Reply
 	for _, spec := range cmd.KeySpecs {
@@ -149,7 +142,7 @@ func commandGetKeys(args [][]byte, withFlags bool) resp.Reply {
 		}
 	}
 	if len(out) == 0 {
-		return errInvalidArgs.Reply()
+		return resp.ErrInvalidCommandArgs.Reply()
 	}
 	return resp.Array(out...)
 }
