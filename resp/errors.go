@@ -3,6 +3,7 @@ package resp
 import (
 	"bytes"
 	"errors"
+	"strconv"
 	"strings"
 )
 
@@ -16,9 +17,11 @@ type Error struct {
 // NewError returns an Error with the given text.
 func NewError(msg string) *Error { return &Error{msg: msg} }
 
-// Errorf-style helpers are deliberately absent: every fixed text is defined
-// once below, and the few texts that carry data are built by the functions
-// after it.
+// Errorf-style helpers are deliberately absent. Every error text raftcache
+// sends is defined in this file, once: the fixed texts as the variables
+// below, grouped by who sends them, and the texts that carry data by the
+// functions after them. Other packages compare with errors.Is and never
+// spell a text of their own.
 
 func (e *Error) Error() string { return e.msg }
 
@@ -44,7 +47,6 @@ var (
 	ErrNaNOrInf        = NewError("ERR value is NaN or Infinity")
 	ErrHashNotInteger  = NewError("ERR hash value is not an integer")
 	ErrHashNotFloat    = NewError("ERR hash value is not a float")
-	ErrInvalidExpire   = NewError("ERR invalid expire time in 'set' command")
 	ErrNoSuchKey       = NewError("ERR no such key")
 	ErrDBIndex         = NewError("ERR DB index is out of range")
 	ErrSelectCluster   = NewError("ERR SELECT is not allowed in cluster mode")
@@ -63,11 +65,102 @@ var (
 	ErrExecAbort       = NewError("EXECABORT Transaction discarded because of previous errors.")
 	ErrCrossSlot       = NewError("CROSSSLOT Keys in request don't hash to the same slot")
 	ErrClusterDown     = NewError("CLUSTERDOWN The cluster is down")
-	ErrTryAgain        = NewError("TRYAGAIN Multiple keys request during rehashing of slot")
 	ErrNoSuchClient    = NewError("ERR No such client")
 	ErrTimeoutNegative = NewError("ERR timeout is negative")
-	ErrNotPositive     = NewError("ERR value is out of range, must be positive")
 	ErrInvalidCursor   = NewError("ERR invalid cursor")
+)
+
+// Error texts of Redis 7.2 that only the store's commands send.
+var (
+	ErrDecrementOverflow = NewError("ERR decrement would overflow")
+	ErrValueOutOfRange   = NewError("ERR value is out of range")
+	ErrSameObject        = NewError("ERR source and destination objects are the same")
+	ErrCopyCrossDB       = NewError("ERR Copying to another database is not allowed in cluster mode")
+	ErrLFUNotSelected    = NewError("ERR An LFU maxmemory policy is not selected, access frequency not tracked. " +
+		"Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
+	ErrLFUSelected = NewError("ERR An LFU maxmemory policy is selected, idle time not tracked. " +
+		"Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
+	ErrLCSNotStrings = NewError("ERR The specified keys must contain string values")
+	ErrLCSLenAndIdx  = NewError("ERR If you want both the length and indexes, please just use IDX.")
+	ErrLCSMemory     = NewError("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len")
+)
+
+// Errors of the EXPIRE family's NX/XX/GT/LT options.
+var (
+	ErrExpireNXCombined = NewError("ERR NX and XX, GT or LT options at the same time are not compatible")
+	ErrExpireGTLT       = NewError("ERR GT and LT options at the same time are not compatible")
+)
+
+// The errors of the connection guard: malformed or oversized requests,
+// authentication and admission. The texts are Redis 7.0's (checked against
+// redis-server 7.0.15); a protocol error closes the connection after its
+// reply, as Redis does.
+var (
+	ErrProtoInvalidBulkLen      = NewError("ERR Protocol error: invalid bulk length")
+	ErrProtoInvalidMultibulkLen = NewError("ERR Protocol error: invalid multibulk length")
+	ErrProtoUnbalancedQuotes    = NewError("ERR Protocol error: unbalanced quotes in request")
+	ErrProtoTooBigInline        = NewError("ERR Protocol error: too big inline request")
+	ErrProtoTooBigMbulkCount    = NewError("ERR Protocol error: too big mbulk count string")
+	ErrProtoTooBigBulkCount     = NewError("ERR Protocol error: too big bulk count string")
+	ErrProtoUnauthMultibulkLen  = NewError("ERR Protocol error: unauthenticated multibulk length")
+	ErrProtoUnauthBulkLen       = NewError("ERR Protocol error: unauthenticated bulk length")
+
+	// ErrNoAuthHello is HELLO's reply on a connection that must
+	// authenticate first and gave no AUTH option (Redis 7.0's text).
+	ErrNoAuthHello = NewError("NOAUTH HELLO must be called with the client already authenticated, " +
+		"otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client " +
+		"and select the RESP protocol version at the same time")
+
+	// ErrMaxClients is sent to a connection refused because maxclients
+	// connections are open.
+	ErrMaxClients = NewError("ERR max number of clients reached")
+
+	// ErrProtectedMode is sent to a connection from a non-loopback address
+	// while protected mode is on: raftcache listens on every interface and
+	// no password is set. It follows Redis's DENIED message, with
+	// raftcache's flags as the remedies.
+	ErrProtectedMode = NewError("DENIED raftcache is running in protected mode because protected mode " +
+		"is enabled and no password is set for the default user. In this mode connections are only " +
+		"accepted from the loopback interface. If you want to connect from external computers to " +
+		"raftcache you may adopt one of the following solutions: " +
+		"1) Restart raftcache with the '--protected-mode no' option, however MAKE SURE raftcache is " +
+		"not publicly accessible from internet if you do so. " +
+		"2) Set up an authentication password for the default user with the '--requirepass <password>' " +
+		"option and restart raftcache. " +
+		"3) Listen only on trusted interfaces by giving a host in '--addr' (for example " +
+		"'--addr 10.0.0.5:6379') instead of every interface. " +
+		"NOTE: You only need to do one of the above things in order for the server to start " +
+		"accepting connections from the outside.")
+)
+
+// Errors of the node's own commands: CLIENT, CLUSTER, COMMAND, CONFIG,
+// HELLO, SHUTDOWN, SLOWLOG and WAIT. Redis 7.2's texts, but for
+// ErrClusterReset and ErrShutdownDisabled, which say what raftcache does
+// instead.
+var (
+	ErrClientIDNotPositive = NewError("ERR client-id should be greater than 0")
+	ErrInvalidClientID     = NewError("ERR Invalid client ID")
+	ErrPauseMode           = NewError("ERR CLIENT PAUSE mode must be WRITE or ALL")
+	ErrClientNameChars     = NewError("ERR Client names cannot contain spaces, newlines or special characters.")
+	ErrLibNameChars        = NewError("ERR lib-name cannot contain spaces, newlines or special characters.")
+	ErrLibVerChars         = NewError("ERR lib-ver cannot contain spaces, newlines or special characters.")
+	ErrInvalidSlot         = NewError("ERR Invalid slot")
+	ErrInvalidSlotOrCount  = NewError("ERR Invalid slot or number of keys")
+	ErrForgetMyself        = NewError("ERR I tried hard but I can't forget myself...")
+	ErrClusterReset        = NewError("ERR CLUSTER RESET is not supported by raftcache: " +
+		"a node's data belongs to its shards; remove a node with CLUSTER FORGET and start it again with an empty --dir and --join")
+	ErrInvalidCommand     = NewError("ERR Invalid command specified")
+	ErrNoKeyArgs          = NewError("ERR The command has no key arguments")
+	ErrInvalidNumArgs     = NewError("ERR Invalid number of arguments specified for command")
+	ErrInvalidCommandArgs = NewError("ERR Invalid arguments specified for command")
+	ErrNoConfigFile       = NewError("ERR The server is running without a config file")
+	ErrHelloProtoVersion  = NewError("ERR Protocol version is not an integer or out of range")
+	ErrSlowlogCount       = NewError("ERR count should be greater than or equal to -1")
+	ErrTimeoutNotInteger  = NewError("ERR timeout is not an integer or out of range")
+	// ErrShutdownDisabled refuses SHUTDOWN: stopping a node is an
+	// operator's act (a signal to the process), not something any client
+	// may do; a node that leaves takes a replica of every shard with it.
+	ErrShutdownDisabled = NewError("ERR SHUTDOWN is disabled in raftcache; stop the node with SIGTERM or SIGINT")
 )
 
 // ErrWrongArgs returns Redis's arity error for the command name (as the
@@ -115,6 +208,117 @@ func ErrSubcommandSyntax(container, sub []byte) *Error {
 func ErrWrongSubArgs(container, sub string) *Error {
 	return NewError("ERR wrong number of arguments for '" + strings.ToLower(container) + "|" +
 		strings.ToLower(sub) + "' command")
+}
+
+// ErrInvalidExpireTime returns Redis's error for an expire time that is not
+// positive or overflows, naming the command ("set", "expire", ...).
+func ErrInvalidExpireTime(cmd string) *Error {
+	return NewError("ERR invalid expire time in '" + strings.ToLower(cmd) + "' command")
+}
+
+// ErrUnsupportedOption returns Redis's error for an unknown EXPIRE option.
+func ErrUnsupportedOption(opt []byte) *Error {
+	return NewError("ERR Unsupported option " + sanitize(opt, 128))
+}
+
+// ErrValueBetween returns Redis's error for an integer argument outside
+// [min, max] (getRangeLongFromObjectOrReply without a message of its own).
+func ErrValueBetween(min, max int64) *Error {
+	return NewError("ERR value is out of range, value must between " +
+		strconv.FormatInt(min, 10) + " and " + strconv.FormatInt(max, 10))
+}
+
+// ErrInternalArgs returns the error for malformed arguments of one of
+// raftcache's internal commands (raftcache.tx, raftcache.scan, ...), which
+// only the server sends.
+func ErrInternalArgs(cmd string) *Error {
+	return NewError("ERR invalid arguments for internal command '" + cmd + "'")
+}
+
+// ErrProtoExpectedDollar returns Redis's error for a multibulk element that
+// does not start with '$'. CR and LF print as spaces, as Redis prints them.
+func ErrProtoExpectedDollar(got byte) *Error {
+	if got == '\r' || got == '\n' {
+		got = ' '
+	}
+	return NewError("ERR Protocol error: expected '$', got '" + string([]byte{got}) + "'")
+}
+
+// ErrWriteOnReadPath returns the error for a write command given to the
+// store's read path, a bug in the caller: writes go through the log.
+func ErrWriteOnReadPath(cmd []byte) *Error {
+	return NewError("ERR write command " + strings.ToLower(string(cmd)) + " sent to the read path")
+}
+
+// ErrUnexpectedReply returns the error for a reply of one of raftcache's
+// internal commands (cmd, such as raftcache.scan) that has the wrong shape.
+func ErrUnexpectedReply(cmd string) *Error {
+	return NewError("ERR unexpected " + cmd + " reply")
+}
+
+// ErrUnrecognizedOption returns CLIENT SETINFO's error for an attribute it
+// does not know.
+func ErrUnrecognizedOption(attr []byte) *Error {
+	return NewError("ERR Unrecognized option '" + sanitize(attr, 128) + "'")
+}
+
+// ErrUnknownClientType returns CLIENT LIST's and CLIENT KILL's error for
+// a TYPE they do not know.
+func ErrUnknownClientType(typ []byte) *Error {
+	return NewError("ERR Unknown client type '" + sanitize(typ, 128) + "'")
+}
+
+// ErrNoSuchUser returns CLIENT KILL's error for a USER other than the
+// default one, the only user raftcache has.
+func ErrNoSuchUser(user []byte) *Error {
+	return NewError("ERR No such user '" + sanitize(user, 128) + "'")
+}
+
+// ErrHelloOption returns HELLO's error for an option it does not take.
+func ErrHelloOption(opt []byte) *Error {
+	return NewError("ERR Syntax error in HELLO option '" + string(opt) + "'")
+}
+
+// ErrInvalidBasePort returns CLUSTER MEET's error for a port that is not
+// an integer.
+func ErrInvalidBasePort(port []byte) *Error {
+	return NewError("ERR Invalid TCP base port specified: " + string(port))
+}
+
+// ErrInvalidBusPort returns CLUSTER MEET's error for a cluster port that
+// is not an integer.
+func ErrInvalidBusPort(port []byte) *Error {
+	return NewError("ERR Invalid TCP bus port specified: " + string(port))
+}
+
+// ErrInvalidNodeAddress returns CLUSTER MEET's error for an address it
+// cannot use: an empty or malformed host, a port out of range.
+func ErrInvalidNodeAddress(host string, port []byte) *Error {
+	return NewError("ERR Invalid node address specified: " + host + ":" + string(port))
+}
+
+// ErrUnknownNode returns CLUSTER FORGET's error for a node ID no shard
+// has as a member.
+func ErrUnknownNode(id string) *Error {
+	return NewError("ERR Unknown node " + id)
+}
+
+// ErrConfigSetUnknown returns CONFIG SET's error for a parameter it does
+// not know.
+func ErrConfigSetUnknown(name []byte) *Error {
+	return NewError("ERR Unknown option or number of arguments for CONFIG SET - '" + sanitize(name, 128) + "'")
+}
+
+// ErrConfigSetFailed returns CONFIG SET's error for a parameter it
+// refused, with the reason.
+func ErrConfigSetFailed(name []byte, reason string) *Error {
+	return NewError("ERR CONFIG SET failed (possibly related to argument '" + sanitize(name, 128) + "') - " + reason)
+}
+
+// ErrConfigRewrite returns CONFIG REWRITE's error for a file it could not
+// write.
+func ErrConfigRewrite(err error) *Error {
+	return NewError("ERR Rewriting config file: " + err.Error())
 }
 
 // ErrorReply converts any error into an error reply. A *Error keeps its

@@ -74,3 +74,36 @@ func TestErrorReply(t *testing.T) {
 		t.Errorf("Code of a one-word error = %q", c)
 	}
 }
+
+// TestNodeCommandErrors pins the texts built from arguments for the
+// node's own commands (recorded from redis-server 7.2 where Redis has
+// them): arguments quoted in '...' are cut to 128 bytes with CR and LF
+// as spaces.
+func TestNodeCommandErrors(t *testing.T) {
+	long := strings.Repeat("x", 200)
+	for _, tt := range []struct {
+		got  *Error
+		want string
+	}{
+		{ErrUnrecognizedOption([]byte("lib-nam")), "ERR Unrecognized option 'lib-nam'"},
+		{ErrUnrecognizedOption([]byte("a\r\nb")), "ERR Unrecognized option 'a  b'"},
+		{ErrUnknownClientType([]byte(long)), "ERR Unknown client type '" + long[:128] + "'"},
+		{ErrNoSuchUser([]byte("bob")), "ERR No such user 'bob'"},
+		{ErrHelloOption([]byte("FOO")), "ERR Syntax error in HELLO option 'FOO'"},
+		{ErrInvalidBasePort([]byte("x")), "ERR Invalid TCP base port specified: x"},
+		{ErrInvalidBusPort([]byte("y")), "ERR Invalid TCP bus port specified: y"},
+		{ErrInvalidNodeAddress("10.0.0.1", []byte("70000")), "ERR Invalid node address specified: 10.0.0.1:70000"},
+		{ErrUnknownNode("abc"), "ERR Unknown node abc"},
+		{ErrConfigSetUnknown([]byte("nosuch")), "ERR Unknown option or number of arguments for CONFIG SET - 'nosuch'"},
+		{ErrConfigSetFailed([]byte("maxmemory\n"), "argument must be a memory value"),
+			"ERR CONFIG SET failed (possibly related to argument 'maxmemory ') - argument must be a memory value"},
+		{ErrConfigRewrite(errors.New("disk full")), "ERR Rewriting config file: disk full"},
+		{ErrWriteOnReadPath([]byte("SET")), "ERR write command set sent to the read path"},
+		{ErrUnexpectedReply("raftcache.scan"), "ERR unexpected raftcache.scan reply"},
+		{ErrUnknownSubcommand([]byte("debug"), []byte("nope")), "ERR unknown subcommand 'nope'. Try DEBUG HELP."},
+	} {
+		if tt.got.Error() != tt.want {
+			t.Errorf("got %q\nwant %q", tt.got.Error(), tt.want)
+		}
+	}
+}

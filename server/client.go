@@ -49,21 +49,13 @@ func (c *client) reset() {
 	c.shared.noTouch.Store(false)
 }
 
-var (
-	errClientID     = resp.NewError("ERR client-id should be greater than 0")
-	errInvalidID    = resp.NewError("ERR Invalid client ID")
-	errPauseMode    = resp.NewError("ERR CLIENT PAUSE mode must be WRITE or ALL")
-	errLibNameChars = resp.NewError("ERR lib-name cannot contain spaces, newlines or special characters.")
-	errLibVerChars  = resp.NewError("ERR lib-ver cannot contain spaces, newlines or special characters.")
-)
-
 func (s *Server) cmdClient(c *client, sub *resp.Command, args [][]byte) resp.Reply {
 	switch sub.Name {
 	case "id":
 		return resp.Int(c.id)
 	case "setname":
 		if !validName(args[2]) {
-			return errClientName.Reply()
+			return resp.ErrClientNameChars.Reply()
 		}
 		c.setName(string(args[2]))
 		return resp.OK
@@ -130,30 +122,22 @@ func (c *client) setInfo(attr, val []byte) resp.Reply {
 	switch {
 	case resp.EqualFold(attr, "lib-name"):
 		if !validName(val) {
-			return errLibNameChars.Reply()
+			return resp.ErrLibNameChars.Reply()
 		}
 		c.mu.Lock()
 		c.libName = string(val)
 		c.mu.Unlock()
 	case resp.EqualFold(attr, "lib-ver"):
 		if !validName(val) {
-			return errLibVerChars.Reply()
+			return resp.ErrLibVerChars.Reply()
 		}
 		c.mu.Lock()
 		c.libVer = string(val)
 		c.mu.Unlock()
 	default:
-		return resp.NewError("ERR Unrecognized option '" + sanitizeArg(attr) + "'").Reply()
+		return resp.ErrUnrecognizedOption(attr).Reply()
 	}
 	return resp.OK
-}
-
-// sanitizeArg makes a client's argument safe to quote in a one-line error.
-func sanitizeArg(b []byte) string {
-	if len(b) > 128 {
-		b = b[:128]
-	}
-	return strings.NewReplacer("\r", " ", "\n", " ").Replace(string(b))
 }
 
 // clientsByID returns the open connections in id order.
@@ -191,7 +175,7 @@ func (s *Server) clientList(args [][]byte) resp.Reply {
 	case len(args) == 4 && resp.EqualFold(args[2], "type"):
 		normal, known := clientTypeKnown(args[3])
 		if !known {
-			return resp.NewError("ERR Unknown client type '" + sanitizeArg(args[3]) + "'").Reply()
+			return resp.ErrUnknownClientType(args[3]).Reply()
 		}
 		keep = func(*client) bool { return normal }
 	case len(args) > 3 && resp.EqualFold(args[2], "id"):
@@ -199,7 +183,7 @@ func (s *Server) clientList(args [][]byte) resp.Reply {
 		for _, a := range args[3:] {
 			id, ok := resp.ParseInt(a)
 			if !ok {
-				return errInvalidID.Reply()
+				return resp.ErrInvalidClientID.Reply()
 			}
 			ids[id] = true
 		}
@@ -245,18 +229,18 @@ func (s *Server) clientKill(self *client, args [][]byte) resp.Reply {
 		case resp.EqualFold(opt, "id"):
 			id, ok := resp.ParseInt(val)
 			if !ok || id <= 0 {
-				return errClientID.Reply()
+				return resp.ErrClientIDNotPositive.Reply()
 			}
 			filters = append(filters, func(c *client) bool { return c.id == id })
 		case resp.EqualFold(opt, "type"):
 			normal, known := clientTypeKnown(val)
 			if !known {
-				return resp.NewError("ERR Unknown client type '" + sanitizeArg(val) + "'").Reply()
+				return resp.ErrUnknownClientType(val).Reply()
 			}
 			filters = append(filters, func(*client) bool { return normal })
 		case resp.EqualFold(opt, "user"):
 			if string(val) != "default" {
-				return resp.NewError("ERR No such user '" + sanitizeArg(val) + "'").Reply()
+				return resp.ErrNoSuchUser(val).Reply()
 			}
 		case resp.EqualFold(opt, "addr"):
 			addr := string(val)
@@ -337,7 +321,7 @@ type pauseState struct {
 func (s *Server) clientPause(args [][]byte) resp.Reply {
 	ms, ok := resp.ParseInt(args[2])
 	if !ok {
-		return errTimeoutNotInteger.Reply()
+		return resp.ErrTimeoutNotInteger.Reply()
 	}
 	if ms < 0 {
 		return resp.ErrTimeoutNegative.Reply()
@@ -349,7 +333,7 @@ func (s *Server) clientPause(args [][]byte) resp.Reply {
 			all = false
 		case resp.EqualFold(args[3], "all"):
 		default:
-			return errPauseMode.Reply()
+			return resp.ErrPauseMode.Reply()
 		}
 	} else if len(args) > 4 {
 		return resp.ErrSyntax.Reply()

@@ -40,14 +40,6 @@ func init() {
 	}
 }
 
-var (
-	errInvalidSlot        = resp.NewError("ERR Invalid slot")
-	errInvalidSlotOrCount = resp.NewError("ERR Invalid slot or number of keys")
-	errForgetMyself       = resp.NewError("ERR I tried hard but I can't forget myself...")
-	errClusterReset       = resp.NewError("ERR CLUSTER RESET is not supported by raftcache: " +
-		"a node's data belongs to its shards; remove a node with CLUSTER FORGET and start it again with an empty --dir and --join")
-)
-
 // viewTimeout bounds how long a CLUSTER reply waits for members to tell
 // their client addresses.
 const viewTimeout = 5 * time.Second
@@ -79,7 +71,7 @@ func cmdCluster(s *Server, _ redcon.Conn, c *client, _, sub *resp.Command, a [][
 			return resp.ErrNotInteger.Reply()
 		}
 		if slot < 0 || slot >= store.NumSlots {
-			return errInvalidSlot.Reply()
+			return resp.ErrInvalidSlot.Reply()
 		}
 		keys, errReply := s.slotKeys(c, int(slot))
 		if errReply != nil {
@@ -96,7 +88,7 @@ func cmdCluster(s *Server, _ redcon.Conn, c *client, _, sub *resp.Command, a [][
 			return resp.ErrNotInteger.Reply()
 		}
 		if slot < 0 || slot >= store.NumSlots || n < 0 {
-			return errInvalidSlotOrCount.Reply()
+			return resp.ErrInvalidSlotOrCount.Reply()
 		}
 		keys, errReply := s.slotKeys(c, int(slot))
 		if errReply != nil {
@@ -108,7 +100,7 @@ func cmdCluster(s *Server, _ redcon.Conn, c *client, _, sub *resp.Command, a [][
 	case "forget":
 		return s.clusterForget(c, a)
 	case "reset":
-		return errClusterReset.Reply()
+		return resp.ErrClusterReset.Reply()
 	case "help":
 		return helpReply(clusterHelp)
 	}
@@ -131,7 +123,7 @@ func (s *Server) slotKeys(c *client, slot int) ([]resp.Reply, *resp.Reply) {
 	}
 	_, keys, ok := store.ParseScan(r)
 	if !ok {
-		e := errScanReply.Reply()
+		e := resp.ErrUnexpectedReply(store.CmdScan).Reply()
 		return nil, &e
 	}
 	return keys, nil
@@ -144,19 +136,19 @@ func (s *Server) slotKeys(c *client, slot int) ([]resp.Reply, *resp.Reply) {
 func (s *Server) clusterMeet(c *client, a [][]byte) resp.Reply {
 	port, ok := resp.ParseInt(a[3])
 	if !ok {
-		return resp.NewError("ERR Invalid TCP base port specified: " + string(a[3])).Reply()
+		return resp.ErrInvalidBasePort(a[3]).Reply()
 	}
 	cport := port + 10000
 	if len(a) == 5 {
 		if cport, ok = resp.ParseInt(a[4]); !ok {
-			return resp.NewError("ERR Invalid TCP bus port specified: " + string(a[4])).Reply()
+			return resp.ErrInvalidBusPort(a[4]).Reply()
 		}
 	} else if len(a) > 5 {
 		return resp.ErrSyntax.Reply()
 	}
 	host := string(a[2])
 	if host == "" || strings.ContainsAny(host, " \r\n") || port <= 0 || port > 65535 || cport <= 0 || cport > 65535 {
-		return resp.NewError("ERR Invalid node address specified: " + host + ":" + string(a[3])).Reply()
+		return resp.ErrInvalidNodeAddress(host, a[3]).Reply()
 	}
 	if _, err := s.backend.Meet(c.ctx, net.JoinHostPort(host, strconv.FormatInt(cport, 10))); err != nil {
 		return resp.ErrorReply(err)
@@ -176,14 +168,14 @@ func (s *Server) clusterForget(c *client, a [][]byte) resp.Reply {
 			continue
 		}
 		if m.ID == s.backend.NodeID() {
-			return errForgetMyself.Reply()
+			return resp.ErrForgetMyself.Reply()
 		}
 		if err := s.backend.Forget(c.ctx, m.ID); err != nil {
 			return resp.ErrorReply(err)
 		}
 		return resp.OK
 	}
-	return resp.NewError("ERR Unknown node " + want).Reply()
+	return resp.ErrUnknownNode(want).Reply()
 }
 
 // clusterState is "ok" once every shard has a leader known to this node.

@@ -77,7 +77,7 @@ func cmdHello(s *Server, _ redcon.Conn, c *client, _, _ *resp.Command, a [][]byt
 	if len(a) >= 2 {
 		v, ok := resp.ParseInt(a[1])
 		if !ok {
-			return resp.NewError("ERR Protocol version is not an integer or out of range").Reply()
+			return resp.ErrHelloProtoVersion.Reply()
 		}
 		if v < 2 || v > 3 {
 			return resp.ErrProtoVersion.Reply()
@@ -100,11 +100,11 @@ func cmdHello(s *Server, _ redcon.Conn, c *client, _, _ *resp.Command, a [][]byt
 		case resp.EqualFold(a[j], "setname") && more >= 1:
 			name = a[j+1]
 			if !validName(name) {
-				return errClientName.Reply()
+				return resp.ErrClientNameChars.Reply()
 			}
 			j++
 		default:
-			return resp.NewError("ERR Syntax error in HELLO option '" + string(a[j]) + "'").Reply()
+			return resp.ErrHelloOption(a[j]).Reply()
 		}
 	}
 	if !c.authenticated() {
@@ -161,7 +161,7 @@ func cmdWait(s *Server, _ redcon.Conn, c *client, _, _ *resp.Command, a [][]byte
 	}
 	ms, ok := resp.ParseInt(a[2])
 	if !ok {
-		return errTimeoutNotInteger.Reply()
+		return resp.ErrTimeoutNotInteger.Reply()
 	}
 	if ms < 0 {
 		return resp.ErrTimeoutNegative.Reply()
@@ -177,15 +177,8 @@ func cmdWait(s *Server, _ redcon.Conn, c *client, _, _ *resp.Command, a [][]byte
 	return resp.Int(int64(got))
 }
 
-var errTimeoutNotInteger = resp.NewError("ERR timeout is not an integer or out of range")
-
-// errShutdown refuses SHUTDOWN: stopping a node is an operator's act (a
-// signal to the process), not something any client may do; a node that
-// leaves takes a replica of every shard with it.
-var errShutdown = resp.NewError("ERR SHUTDOWN is disabled in raftcache; stop the node with SIGTERM or SIGINT")
-
 func cmdShutdown(*Server, redcon.Conn, *client, *resp.Command, *resp.Command, [][]byte) resp.Reply {
-	return errShutdown.Reply()
+	return resp.ErrShutdownDisabled.Reply()
 }
 
 // cmdRole implements ROLE as INFO replication describes the node: a

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math"
@@ -380,15 +381,22 @@ func (s *Server) configGet(patterns [][]byte) resp.Reply {
 			}
 			continue
 		}
+		g := store.CompileGlob(pat, true)
 		for _, p := range configParams {
 			for _, name := range append([]string{p.name}, p.aliases...) {
-				if globMatch(pat, []byte(name), true) {
+				if g.Match(name) {
 					add(name, p)
 				}
 			}
 		}
 	}
 	return resp.Map(kv...)
+}
+
+// hasGlob reports whether pattern has any of Redis's glob characters:
+// CONFIG GET looks a name without them up directly, as Redis does.
+func hasGlob(pattern []byte) bool {
+	return bytes.ContainsAny(pattern, "*?[")
 }
 
 // configSet checks every pair before it changes anything, so a refused
@@ -401,8 +409,7 @@ func (s *Server) configSet(args [][]byte) resp.Reply {
 	for i := 0; i < len(args); i += 2 {
 		p := lookupParam(string(args[i]))
 		if p == nil {
-			return resp.NewError("ERR Unknown option or number of arguments for CONFIG SET - '" +
-				sanitizeArg(args[i]) + "'").Reply()
+			return resp.ErrConfigSetUnknown(args[i]).Reply()
 		}
 		if p.set == nil {
 			return configSetFailed(args[i], "can't set immutable config")
@@ -431,15 +438,14 @@ func (s *Server) configSet(args [][]byte) resp.Reply {
 }
 
 func configSetFailed(name []byte, reason string) resp.Reply {
-	return resp.NewError("ERR CONFIG SET failed (possibly related to argument '" + sanitizeArg(name) +
-		"') - " + reason).Reply()
+	return resp.ErrConfigSetFailed(name, reason).Reply()
 }
 
 // configRewrite writes the parameters that are also config file options
 // back into the file the node was started with (CONFIG REWRITE).
 func (s *Server) configRewrite() resp.Reply {
 	if s.cfg.ConfigFile == "" {
-		return resp.NewError("ERR The server is running without a config file").Reply()
+		return resp.ErrNoConfigFile.Reply()
 	}
 	var settings []config.Setting
 	for _, p := range configParams {
@@ -449,7 +455,7 @@ func (s *Server) configRewrite() resp.Reply {
 	}
 	if err := config.Rewrite(s.cfg.ConfigFile, settings); err != nil {
 		s.log.Warn("CONFIG REWRITE failed", zap.String("file", s.cfg.ConfigFile), zap.Error(err))
-		return resp.NewError("ERR Rewriting config file: " + err.Error()).Reply()
+		return resp.ErrConfigRewrite(err).Reply()
 	}
 	s.log.Info("configuration file rewritten", zap.String("file", s.cfg.ConfigFile))
 	return resp.OK

@@ -130,8 +130,6 @@ func validName(s []byte) bool {
 	return true
 }
 
-var errClientName = resp.NewError("ERR Client names cannot contain spaces, newlines or special characters.")
-
 // info returns the client's line in CLIENT LIST / CLIENT INFO format.
 func (c *client) info(now time.Time) string {
 	c.mu.Lock()

@@ -49,7 +49,7 @@ func cmdDebug(s *Server, _ redcon.Conn, c *client, _, _ *resp.Command, a [][]byt
 	if resp.EqualFold(a[1], "sleep") {
 		return resp.ErrSubcommandSyntax(a[0], a[1]).Reply()
 	}
-	return resp.NewError("ERR unknown subcommand '" + string(a[1]) + "'. Try DEBUG HELP.").Reply()
+	return resp.ErrUnknownSubcommand(a[0], a[1]).Reply()
 }
 
 // parseLeadingFloat reads the longest prefix of v that is a decimal

@@ -7,6 +7,7 @@ import (
 	"github.com/tidwall/redcon"
 
 	"github.com/raftcache/raftcache/resp"
+	"github.com/raftcache/raftcache/store"
 )
 
 // COMMAND and its subcommands: the command table as Redis 7.2 reports it.
@@ -14,13 +15,6 @@ import (
 func init() {
 	serverHandlers["command"] = cmdCommand
 }
-
-var (
-	errInvalidCommand = resp.NewError("ERR Invalid command specified")
-	errNoKeyArgs      = resp.NewError("ERR The command has no key arguments")
-	errInvalidNumArgs = resp.NewError("ERR Invalid number of arguments specified for command")
-	errInvalidArgs    = resp.NewError("ERR Invalid arguments specified for command")
-)
 
 func cmdCommand(_ *Server, _ redcon.Conn, _ *client, _, sub *resp.Command, a [][]byte) resp.Reply {
 	if sub == nil {
@@ -93,7 +87,8 @@ func commandList(args [][]byte) resp.Reply {
 				return slices.ContainsFunc(c.ACL, func(cat string) bool { return resp.EqualFold(arg, cat) })
 			}
 		case resp.EqualFold(args[1], "pattern"):
-			keep = func(c *resp.Command) bool { return globMatch(arg, []byte(c.FullName), true) }
+			g := store.CompileGlob(arg, true)
+			keep = func(c *resp.Command) bool { return g.Match(c.FullName) }
 		default:
 			return resp.ErrSyntax.Reply()
 		}
@@ -124,11 +119,11 @@ func commandGetKeys(args [][]byte, withFlags bool) resp.Reply {
 	}
 	switch {
 	case cmd == nil:
-		return errInvalidCommand.Reply()
+		return resp.ErrInvalidCommand.Reply()
 	case len(cmd.KeySpecs) == 0:
-		return errNoKeyArgs.Reply()
+		return resp.ErrNoKeyArgs.Reply()
 	case !cmd.CheckArity(len(args)):
-		return errInvalidNumArgs.Reply()
+		return resp.ErrInvalidNumArgs.Reply()
 	}
 	var out []resp.Reply
 	for _, spec := range cmd.KeySpecs {
@@ -147,7 +142,7 @@ func commandGetKeys(args [][]byte, withFlags bool) resp.Reply {
 		}
 	}
 	if len(out) == 0 {
-		return errInvalidArgs.Reply()
+		return resp.ErrInvalidCommandArgs.Reply()
 	}
 	return resp.Array(out...)
 }

@@ -161,7 +161,7 @@ func (s *Server) scan(c *client, args [][]byte) resp.Reply {
 		}
 		cursor, page, ok := store.ParseScan(r)
 		if !ok {
-			return errScanReply.Reply()
+			return resp.ErrUnexpectedReply(store.CmdScan).Reply()
 		}
 		keys = append(keys, page...)
 		next, ok := store.ParseCursor(cursor.Str)
@@ -171,9 +171,6 @@ func (s *Server) scan(c *client, args [][]byte) resp.Reply {
 		slot = int(next)
 	}
 }
-
-// errScanReply answers when a shard's scan reply has an unexpected shape.
-var errScanReply = resp.NewError("ERR unexpected " + store.CmdScan + " reply")
 
 // scanEnd is SCAN's reply when the iteration is complete and nothing is
 // left to return.

@@ -130,8 +130,6 @@ func (s *Server) maybeLogSlow(c *client, cmd *resp.Command, args [][]byte, took 
 	}
 }
 
-var errSlowlogCount = resp.NewError("ERR count should be greater than or equal to -1")
-
 func cmdSlowlog(s *Server, _ redcon.Conn, _ *client, _, sub *resp.Command, a [][]byte) resp.Reply {
 	l := &s.slowlog
 	switch sub.Name {
@@ -143,7 +141,7 @@ func cmdSlowlog(s *Server, _ redcon.Conn, _ *client, _, sub *resp.Command, a [][
 		if len(a) == 3 {
 			n, ok := resp.ParseInt(a[2])
 			if !ok || n < -1 {
-				return errSlowlogCount.Reply()
+				return resp.ErrSlowlogCount.Reply()
 			}
 			count = n
 		}

@@ -1,7 +1,9 @@
 package store
 
-// Glob patterns for KEYS, SCAN MATCH and HSCAN MATCH, with the rules of
-// Redis's stringmatchlen (util.c), without its recursion.
+// Glob patterns for KEYS, SCAN MATCH and HSCAN MATCH, and for the server's
+// CONFIG GET and COMMAND LIST FILTERBY PATTERN (case-insensitive), with
+// the rules of Redis's stringmatchlen (util.c), without its recursion.
+// This is raftcache's only glob matcher.
 //
 // Redis walks the pattern and the string together and recurses at each
 // '*'. That costs stack per '*' and, without care, exponential time on
@@ -18,7 +20,9 @@ package store
 // retries what follows it. Backtracking to an earlier '*' is never needed,
 // because whatever an earlier '*' could take, the latest one can take
 // instead. The work is at most (len(string)+1) × (tokens+1) steps, with no
-// recursion, and linear for the usual patterns.
+// recursion, and linear for the usual patterns. Case folding (nocase) is
+// decided per byte, so it compiles into the tokens: a folded literal is a
+// class of its two cases.
 //
 // The results are Redis's, including its corner cases:
 //   - the pattern "*" matches every key, the empty one included, but no
@@ -33,7 +37,12 @@ package store
 //     literal where it cannot form a range;
 //   - a class without its ']' takes the rest of the pattern: "[abc" is
 //     the class of a, b and c, "[" matches nothing, "[^" any one byte;
-//   - more than 1000 non-trailing '*' groups match nothing.
+//   - more than 1000 non-trailing '*' groups match nothing;
+//   - with nocase, ASCII letters fold, as C's tolower in the C locale:
+//     literals (escaped ones too) and class members match either case,
+//     but an escaped byte inside a class does not fold, and a range's
+//     ends are ordered before they are folded, so "[Z-a]" matches
+//     nothing (lowered it is z..a).
 
 // maxGlobNesting is Redis 7.2's limit on stringmatchlen's recursion: each
 // '*' that must be followed by a match of the rest nests one level.
@@ -63,20 +72,25 @@ func (t *globToken) matches(c byte) bool {
 	return t.kind == globAny || t.kind == globLiteral && t.c == c || t.kind == globClass && t.set.has(c)
 }
 
-// glob is a compiled pattern. Its zero value matches only the empty
-// string; matchAll matches everything.
-type glob struct {
+// Glob is a compiled pattern. Its zero value matches only the empty
+// string. A Glob is immutable once compiled: any number of goroutines may
+// match with it at once.
+type Glob struct {
 	tokens []globToken
 	all    bool // the pattern "*"
 	never  bool // too many '*' groups for Redis to match anything
 }
 
-var matchAll = glob{all: true}
+// matchAll matches everything, as SCAN without MATCH.
+var matchAll = Glob{all: true}
 
-// compileGlob compiles p, reading it exactly as stringmatchlen does,
-// including a read of the NUL that ends the pattern in C (at(len(p)) is
-// 0).
-func compileGlob(p []byte) glob {
+// CompileGlob compiles pattern, reading it exactly as stringmatchlen
+// does, including a read of the NUL that ends the pattern in C (at(len(p))
+// is 0). nocase folds ASCII letters as stringmatchlen's nocase does
+// (Redis's CONFIG GET and COMMAND LIST use it). The Glob keeps no
+// reference to pattern.
+func CompileGlob(pattern []byte, nocase bool) Glob {
+	p := pattern
 	if len(p) == 1 && p[0] == '*' {
 		return matchAll
 	}
@@ -86,7 +100,7 @@ func compileGlob(p []byte) glob {
 		}
 		return 0
 	}
-	var g glob
+	var g Glob
 	stars := 0
 	for i := 0; i < len(p); i++ {
 		switch p[i] {
@@ -110,7 +124,7 @@ func compileGlob(p []byte) glob {
 			for {
 				if at(i) == '\\' && len(p)-i >= 2 {
 					i++
-					set.add(p[i])
+					set.add(p[i]) // escaped: exact, even with nocase
 				} else if at(i) == ']' {
 					break
 				} else if i >= len(p) {
@@ -118,16 +132,33 @@ func compileGlob(p []byte) glob {
 					i--
 					break
 				} else if len(p)-i >= 3 && p[i+1] == '-' {
-					lo, hi := int8(p[i]), int8(p[i+2])
+					lo, hi := int(int8(p[i])), int(int8(p[i+2]))
 					if lo > hi {
 						lo, hi = hi, lo
 					}
-					for c := int(lo); c <= int(hi); c++ {
-						set.add(byte(int8(c)))
+					if nocase {
+						// Redis folds after ordering, and folds the
+						// subject byte too.
+						lo, hi = int(foldLower(byte(lo))), int(foldLower(byte(hi)))
+						if lo >= 0x80 {
+							lo -= 0x100
+						}
+						if hi >= 0x80 {
+							hi -= 0x100
+						}
+						for c := range 256 {
+							if f := int(int8(foldLower(byte(c)))); f >= lo && f <= hi {
+								set.add(byte(c))
+							}
+						}
+					} else {
+						for c := lo; c <= hi; c++ {
+							set.add(byte(int8(c)))
+						}
 					}
 					i += 2
 				} else {
-					set.add(p[i])
+					addFolded(set, p[i], nocase)
 				}
 				i++
 			}
@@ -141,23 +172,65 @@ func compileGlob(p []byte) glob {
 			if len(p)-i >= 2 {
 				i++
 			}
-			g.tokens = append(g.tokens, globToken{kind: globLiteral, c: p[i]})
+			g.tokens = append(g.tokens, literal(p[i], nocase))
 		default:
-			g.tokens = append(g.tokens, globToken{kind: globLiteral, c: p[i]})
+			g.tokens = append(g.tokens, literal(p[i], nocase))
 		}
 	}
 	g.never = stars > maxGlobNesting
 	return g
 }
 
-// match reports whether s matches the pattern, as Redis's stringmatchlen
-// would.
-func (g *glob) match(s string) bool { return globMatch(g, s) }
+// foldLower is C's tolower in the C locale: ASCII letters only.
+func foldLower(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
 
-// matchBytes is match for a stored name, without converting it.
-func (g *glob) matchBytes(b []byte) bool { return globMatch(g, b) }
+func foldUpper(c byte) byte {
+	if c >= 'a' && c <= 'z' {
+		return c - ('a' - 'A')
+	}
+	return c
+}
 
-func globMatch[S string | []byte](g *glob, s S) bool {
+// addFolded adds c to set, in both cases with nocase.
+func addFolded(set *byteSet, c byte, nocase bool) {
+	set.add(c)
+	if nocase {
+		set.add(foldLower(c))
+		set.add(foldUpper(c))
+	}
+}
+
+// literal is the token for the byte c: a class of its two cases when
+// nocase folds a letter.
+func literal(c byte, nocase bool) globToken {
+	if !nocase || foldLower(c) == foldUpper(c) {
+		return globToken{kind: globLiteral, c: c}
+	}
+	set := new(byteSet)
+	addFolded(set, c, true)
+	return globToken{kind: globClass, set: set}
+}
+
+// Match reports whether s matches the pattern, as Redis's stringmatchlen
+// would (with KEYS's and SCAN's "*" matching the empty string too).
+func (g *Glob) Match(s string) bool { return globMatch(g, s) }
+
+// MatchBytes is Match for a stored name, without converting it.
+func (g *Glob) MatchBytes(b []byte) bool { return globMatch(g, b) }
+
+// GlobMatch reports whether s matches pattern: CompileGlob and Match in
+// one call, for a pattern used once.
+func GlobMatch(pattern, s []byte, nocase bool) bool {
+	g := CompileGlob(pattern, nocase)
+	return g.MatchBytes(s)
+}
+
+func globMatch[S string | []byte](g *Glob, s S) bool {
 	switch {
 	case g.all:
 		return true

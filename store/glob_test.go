@@ -51,8 +51,8 @@ var globCases = []struct {
 
 func TestGlob(t *testing.T) {
 	for _, c := range globCases {
-		g := compileGlob([]byte(c.pattern))
-		if got := g.match(c.s); got != c.want {
+		g := CompileGlob([]byte(c.pattern), false)
+		if got := g.Match(c.s); got != c.want {
 			t.Errorf("match(%q, %q) = %v, want %v", trunc(c.pattern), trunc(c.s), got, c.want)
 		}
 	}
@@ -84,8 +84,8 @@ func TestGlobAgainstRedis(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	for range 400 {
 		p, s := randomGlob(rng, 8), randomSubject(rng, 6)
-		g := compileGlob([]byte(p))
-		check(p, s, g.match(s))
+		g := CompileGlob([]byte(p), false)
+		check(p, s, g.Match(s))
 	}
 }
 
@@ -122,6 +122,98 @@ func TestGlobMatchesReference(t *testing.T) {
 	}
 }
 
+// TestGlobNocaseMatchesReference is TestGlobMatchesReference with letters
+// of both cases in the patterns and the strings, where nocase matters.
+func TestGlobNocaseMatchesReference(t *testing.T) {
+	const pat, subj = "aAzZ*?[]^-\\\xff", "aAzZbB[]^\\\xff"
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 100000 {
+		p := make([]byte, rng.IntN(11))
+		for i := range p {
+			p[i] = pat[rng.IntN(len(pat))]
+		}
+		s := make([]byte, rng.IntN(9))
+		for i := range s {
+			s[i] = subj[rng.IntN(len(subj))]
+		}
+		checkAgainstReference(t, string(p), string(s))
+	}
+}
+
+// globNocaseCases are stringmatchlen's nocase corner cases (CONFIG GET
+// and COMMAND LIST FILTERBY PATTERN use nocase).
+var globNocaseCases = []struct {
+	pattern, s string
+	want       bool
+}{
+	{"A*B", "axb", true}, {"a*b", "AXB", true}, {"MAXMEMORY*", "maxmemory-policy", true},
+	{"h?LLO", "Hello", true}, {"\\A", "a", true}, {"[AB]", "b", true}, {"[^AB]", "b", false},
+	{"[a-c]", "B", true}, {"[A-C]", "b", true}, {"[\\A]", "a", false}, {"[\\A]", "A", true},
+	{"[Z-a]", "z", false}, {"[Z-a]", "a", false}, {"[Z-a]", "Z", false}, {"[Z-a]", "_", false},
+	{"[a-Z]", "_", false}, {"[_-a]", "B", false}, {"[_-a]", "`", true}, {"[A-_]", "[", false}, {"[A-_]", "A", false}, // lowered, A-_ is a-_: empty
+	{"\xc0", "\xe0", false}, {"[\xc0]", "\xe0", false}, {"1", "1", true}, {"?", "", false},
+}
+
+func TestGlobNocase(t *testing.T) {
+	for _, c := range globNocaseCases {
+		g := CompileGlob([]byte(c.pattern), true)
+		if got := g.Match(c.s); got != c.want {
+			t.Errorf("Match(%q, %q, nocase) = %v, want %v", c.pattern, c.s, got, c.want)
+		}
+		if ref := refMatch([]byte(c.pattern), []byte(c.s), true); ref != c.want {
+			t.Errorf("the case %q, %q is wrong: stringmatchlen says %v", c.pattern, c.s, ref)
+		}
+		if got := GlobMatch([]byte(c.pattern), []byte(c.s), true); got != c.want {
+			t.Errorf("GlobMatch(%q, %q, true) = %v, want %v", c.pattern, c.s, got, c.want)
+		}
+	}
+}
+
+// TestGlobOverKeys matches patterns over a set of names, as KEYS does,
+// in both modes.
+func TestGlobOverKeys(t *testing.T) {
+	keys := []string{"hello", "hallo", "hbllo", "hxllo", "h*llo", "a", "[", `\`, "ab", "", "aXb"}
+	for _, tc := range []struct {
+		pattern      string
+		want, nocase string // "": as want
+	}{
+		{"h?llo", "hello hallo hbllo hxllo h*llo", ""},
+		{"h[ae]llo", "hello hallo", ""},
+		{"h[^e]llo", "hallo hbllo hxllo h*llo", ""},
+		{"h[b-a]llo", "hallo hbllo", ""},
+		{`h\*llo`, "h*llo", ""},
+		{"[", "", ""},
+		{`\[`, "[", ""},
+		{"a[b", "ab", ""},
+		{`*\`, `\`, ""},
+		{`\\`, `\`, ""},
+		{"?", `a [ \`, ""},
+		{"[a-", "a", ""},
+		{"**", "hello hallo hbllo hxllo h*llo a [ \\ ab aXb", ""},
+		{"*", "hello hallo hbllo hxllo h*llo a [ \\ ab  aXb", ""},
+		{"A*", "", "a ab aXb"},
+		{"a[x]b", "", "aXb"},
+		{"H[A-B]LLO", "", "hallo hbllo"},
+	} {
+		for _, nocase := range []bool{false, true} {
+			want := tc.want
+			if nocase && tc.nocase != "" {
+				want = tc.nocase
+			}
+			g := CompileGlob([]byte(tc.pattern), nocase)
+			var got []string
+			for _, k := range keys {
+				if g.MatchBytes([]byte(k)) {
+					got = append(got, k)
+				}
+			}
+			if strings.Join(got, " ") != want {
+				t.Errorf("glob %q (nocase %v) matches %q, want %q", tc.pattern, nocase, strings.Join(got, " "), want)
+			}
+		}
+	}
+}
+
 func FuzzGlob(f *testing.F) {
 	for _, c := range globCases {
 		if len(c.pattern) < 100 {
@@ -138,25 +230,36 @@ func FuzzGlob(f *testing.F) {
 
 func checkAgainstReference(t *testing.T, p, s string) {
 	t.Helper()
-	want := refMatch([]byte(p), []byte(s))
-	if p == "*" {
-		want = true // KEYS, SCAN and HSCAN skip matching for "*"
-	}
-	g := compileGlob([]byte(p))
-	if got := g.match(s); got != want {
-		t.Fatalf("match(%q, %q) = %v, Redis's stringmatchlen says %v", p, s, got, want)
+	for _, nocase := range []bool{false, true} {
+		want := refMatch([]byte(p), []byte(s), nocase)
+		if p == "*" {
+			want = true // KEYS, SCAN and HSCAN skip matching for "*"
+		}
+		g := CompileGlob([]byte(p), nocase)
+		if got := g.Match(s); got != want {
+			t.Fatalf("Match(%q, %q, nocase %v) = %v, Redis's stringmatchlen says %v", p, s, nocase, got, want)
+		}
 	}
 }
 
 // refMatch is Redis 7.2's stringmatchlen (util.c), ported line by line,
-// recursion, skipLongerMatches and nesting limit included. Reads past the
-// end of the pattern see C's terminating NUL.
-func refMatch(pattern, s []byte) bool {
+// recursion, skipLongerMatches, nesting limit and nocase included. Reads
+// past the end of the pattern see C's terminating NUL; tolower is the C
+// locale's, on C's signed chars.
+func refMatch(pattern, s []byte, nocase bool) bool {
 	skip := false
-	return refMatchImpl(pattern, s, &skip, 0)
+	return refMatchImpl(pattern, s, nocase, &skip, 0)
 }
 
-func refMatchImpl(p, s []byte, skipLonger *bool, nesting int) bool {
+// cLower is C's tolower in the C locale on a (signed) char's value.
+func cLower(c int) int {
+	if c >= 'A' && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+func refMatchImpl(p, s []byte, nocase bool, skipLonger *bool, nesting int) bool {
 	if nesting > 1000 {
 		return false
 	}
@@ -179,7 +282,7 @@ func refMatchImpl(p, s []byte, skipLonger *bool, nesting int) bool {
 				return true
 			}
 			for slen > 0 {
-				if refMatchImpl(p[pi+1:], s[si:], skipLonger, nesting+1) {
+				if refMatchImpl(p[pi+1:], s[si:], nocase, skipLonger, nesting+1) {
 					return true
 				}
 				if *skipLonger {
@@ -220,12 +323,15 @@ func refMatchImpl(p, s []byte, skipLonger *bool, nesting int) bool {
 					if start > end {
 						start, end = end, start
 					}
+					if nocase {
+						start, end, c = cLower(start), cLower(end), cLower(c)
+					}
 					pi += 2
 					plen -= 2
 					if c >= start && c <= end {
 						match = true
 					}
-				} else if p[pi] == s[si] {
+				} else if !nocase && p[pi] == s[si] || nocase && cLower(int(int8(p[pi]))) == cLower(int(int8(s[si]))) {
 					match = true
 				}
 				pi++
@@ -244,13 +350,9 @@ func refMatchImpl(p, s []byte, skipLonger *bool, nesting int) bool {
 				pi++
 				plen--
 			}
-			if p[pi] != s[si] {
-				return false
-			}
-			si++
-			slen--
+			fallthrough
 		default:
-			if p[pi] != s[si] {
+			if !nocase && p[pi] != s[si] || nocase && cLower(int(int8(p[pi]))) != cLower(int(int8(s[si]))) {
 				return false
 			}
 			si++
@@ -288,7 +390,7 @@ func TestGlobPathologicalBounded(t *testing.T) {
 		{"classes", strings.Repeat("*[ab]", 3000) + "c", strings.Repeat("ab", 5000), true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			g := compileGlob([]byte(c.pattern))
+			g := CompileGlob([]byte(c.pattern), false)
 			_, steps := matchTokens(g.tokens, c.s)
 			n, m := len(c.s), len(g.tokens)
 			limit := (n + 1) * (m + 1)
@@ -299,7 +401,7 @@ func TestGlobPathologicalBounded(t *testing.T) {
 				t.Fatalf("%d steps for %d bytes and %d tokens, limit %d", steps, n, m, limit)
 			}
 			t.Logf("%d steps", steps)
-			g.match(c.s) // and through the public path
+			g.Match(c.s) // and through the public path
 		})
 	}
 }
@@ -312,7 +414,7 @@ func BenchmarkGlobPathological(b *testing.B) {
 		{"cve-2022-36021", "*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*b", strings.Repeat("a", 10000)},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			g := compileGlob([]byte(c.pattern))
+			g := CompileGlob([]byte(c.pattern), false)
 			b.ReportAllocs()
 			for b.Loop() {
 				matchTokens(g.tokens, c.s)
@@ -322,12 +424,12 @@ func BenchmarkGlobPathological(b *testing.B) {
 }
 
 func BenchmarkGlobKeys(b *testing.B) {
-	g := compileGlob([]byte("user:*:profile[0-9]"))
+	g := CompileGlob([]byte("user:*:profile[0-9]"), false)
 	keys := []string{"user:1234:profile7", "user:99:settings", "session:abc", "user:5:profile"}
 	b.ReportAllocs()
 	for b.Loop() {
 		for _, k := range keys {
-			g.match(k)
+			g.Match(k)
 		}
 	}
 }

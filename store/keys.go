@@ -227,11 +227,11 @@ func (s *Store) eachKey(slot int, fn func(o *obj) bool) {
 // cmdKeys lists this store's live keys that match the pattern; the server
 // merges the shards' lists.
 func cmdKeys(x exec, a [][]byte) resp.Reply {
-	g := compileGlob(a[1])
+	g := CompileGlob(a[1], false)
 	elems := []resp.Reply{}
 	for slot := range x.s.slots {
 		x.s.eachKey(slot, func(o *obj) bool {
-			if !o.expired(x.now) && g.matchBytes(o.key()) {
+			if !o.expired(x.now) && g.MatchBytes(o.key()) {
 				elems = append(elems, bulkCopy(o.key()))
 			}
 			return true

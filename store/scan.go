@@ -50,7 +50,7 @@ const defaultScanCount = 10
 
 // scanOptions are the MATCH, COUNT and TYPE options of SCAN and HSCAN.
 type scanOptions struct {
-	pattern glob
+	pattern Glob
 	count   int64
 	typ     []byte // nil: any type
 }
@@ -77,7 +77,7 @@ func parseScanOptions(args [][]byte, withType bool) (scanOptions, *resp.Error) {
 			}
 			o.count = n
 		case resp.EqualFold(opt, "match"):
-			o.pattern = compileGlob(args[i+1])
+			o.pattern = CompileGlob(args[i+1], false)
 		case withType && resp.EqualFold(opt, "type"):
 			o.typ = args[i+1]
 		default:
@@ -162,7 +162,7 @@ func (x *exec) scanSlots(cursor uint64, last int, o scanOptions) resp.Reply {
 	for slot <= last && visited < o.count {
 		x.s.eachKey(slot, func(r *obj) bool {
 			visited++
-			if r.expired(x.now) || !o.pattern.matchBytes(r.key()) ||
+			if r.expired(x.now) || !o.pattern.MatchBytes(r.key()) ||
 				(o.typ != nil && !resp.EqualFold(o.typ, typeName(r.enc))) {
 				return true
 			}
@@ -205,7 +205,7 @@ func cmdHScan(x exec, a [][]byte) resp.Reply {
 	}
 	buf := newReplyBuf(x.hashSize(&h))
 	for _, p := range x.hashPairs(nil, &h) {
-		if o.pattern.matchBytes(p.field) {
+		if o.pattern.MatchBytes(p.field) {
 			elems = append(elems, buf.bulk(p.field), buf.value(p.value, p.large))
 		}
 	}

@@ -201,7 +201,7 @@ func (s *Store) Read(now int64, args [][]byte) resp.Reply {
 		return resp.ErrUnknownCommand(args).Reply()
 	}
 	if h.write {
-		return resp.NewError("ERR write command " + strings.ToLower(string(args[0])) + " sent to the read path").Reply()
+		return resp.ErrWriteOnReadPath(args[0]).Reply()
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()

@@ -13,5 +13,9 @@
 // CLUSTERDOWN, a refused connection) did not happen, and is not in the
 // history at all: a value only it wrote, if ever read, is a violation.
 //
+// The package imports nothing of raftcache (TestImportsNothingOfRaftcache
+// keeps it so): the model parses what it needs itself, so a bug in the
+// server's parsing cannot hide by being the checker's too.
+//
 // Only tests import this package.
 package lin

@@ -8,8 +8,6 @@ import (
 	"strings"
 
 	"github.com/anishathalye/porcupine"
-
-	"github.com/raftcache/raftcache/resp"
 )
 
 // Kind is the command an operation sends.
@@ -197,7 +195,7 @@ func step(s State, in Input) (Output, State) {
 		case 0:
 			return Output{Int: 1}, State{Type: 's', Str: "1"}
 		case 's':
-			n, ok := resp.ParseInt([]byte(s.Str))
+			n, ok := parseInt(s.Str)
 			if !ok || n == math.MaxInt64 {
 				return Output{Err: ErrNotInteger}, s
 			}
