@@ -133,6 +133,36 @@ var (
 		"accepting connections from the outside.")
 )
 
+// Errors of routing and transactions that raftcache adds to Redis's: a
+// write whose fate a leadership change left unknown (a plain ERR, which
+// clients do not retry on their own, so a retried INCR can never apply
+// twice unseen), and a keyspace-wide command inside MULTI on a node with
+// several shards, which Raft groups cannot run atomically together.
+var (
+	ErrUnknownOutcome = NewError("ERR write outcome unknown: leadership changed before the write was committed; it may or may not have been applied")
+	ErrWideInMulti    = NewError("ERR this command spans every shard and a transaction runs on one shard; raftcache allows it inside MULTI only on a single-shard node")
+	ErrNotInMulti     = NewError("ERR Command not allowed inside a transaction")
+	ErrTxReplies      = NewError("ERR unexpected number of replies for a transaction")
+)
+
+// ErrMoved returns Redis Cluster's redirect to the node at addr serving
+// slot.
+func ErrMoved(slot int, addr string) *Error {
+	return NewError("MOVED " + strconv.Itoa(slot) + " " + addr)
+}
+
+// ErrNoRouteKey returns the error for a data command with no key to route
+// it by in the arguments given.
+func ErrNoRouteKey(cmd string) *Error {
+	return NewError("ERR command '" + cmd + "' has no key to route by")
+}
+
+// ErrShardReply returns the error for a shard's part of a split command
+// (cmd, such as MGET) whose reply has the wrong shape.
+func ErrShardReply(cmd string, shard int) *Error {
+	return NewError("ERR unexpected " + cmd + " reply from shard " + strconv.Itoa(shard))
+}
+
 // Errors of the node's own commands: CLIENT, CLUSTER, COMMAND, CONFIG,
 // HELLO, SHUTDOWN, SLOWLOG and WAIT. Redis 7.2's texts, but for
 // ErrClusterReset and ErrShutdownDisabled, which say what raftcache does

@@ -2,7 +2,6 @@ package server
 
 import (
 	"errors"
-	"strconv"
 	"sync"
 	"time"
 
@@ -205,7 +204,7 @@ func (s *Server) splitMGet(c *client, cmd *resp.Command, args [][]byte) resp.Rep
 			if r.IsError() {
 				return r
 			}
-			return resp.NewError("ERR unexpected MGET reply from shard " + strconv.Itoa(parts[i].shard)).Reply()
+			return resp.ErrShardReply("MGET", parts[i].shard).Reply()
 		}
 		for j, p := range parts[i].pos {
 			out[p] = r.Elems[j]
@@ -246,11 +245,6 @@ func (s *Server) execOnShard(c *client, write bool, shard, slot int, args [][]by
 	return r
 }
 
-// errUnknownOutcome is sent when a write was proposed but its fate is not
-// known. It is a plain ERR, which clients do not retry on their own, so a
-// retried INCR can never apply twice unseen.
-var errUnknownOutcome = resp.NewError("ERR write outcome unknown: leadership changed before the write was committed; it may or may not have been applied")
-
 // backendError turns a backend error into the reply Redis clients expect.
 // A NotLeaderError (nothing was proposed) reaches here only after the
 // backend waited for a leader in vain, so it is CLUSTERDOWN, which clients
@@ -261,7 +255,7 @@ func (s *Server) backendError(err error, _ int) resp.Reply {
 	case errors.Is(err, cluster.ErrNotLeader):
 		return resp.ErrClusterDown.Reply()
 	case errors.Is(err, cluster.ErrUnknownOutcome):
-		return errUnknownOutcome.Reply()
+		return resp.ErrUnknownOutcome.Reply()
 	}
 	return resp.ErrorReply(err)
 }

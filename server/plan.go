@@ -194,6 +194,4 @@ func (s *Server) routePlan(c *client, cmd *resp.Command, args [][]byte) plan {
 
 // errNoRouteKey answers a data command that has no key to route by in
 // the arguments given (a subcommand of a container without keys).
-func errNoRouteKey(cmd *resp.Command) resp.Reply {
-	return resp.NewError("ERR command '" + cmd.Name + "' has no key to route by").Reply()
-}
+func errNoRouteKey(cmd *resp.Command) resp.Reply { return resp.ErrNoRouteKey(cmd.Name).Reply() }

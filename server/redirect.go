@@ -1,8 +1,6 @@
 package server
 
 import (
-	"strconv"
-
 	"github.com/raftcache/raftcache/resp"
 	"github.com/raftcache/raftcache/store"
 )
@@ -23,7 +21,7 @@ import (
 
 // errMoved returns Redis's redirect to the node serving slot.
 func errMoved(slot int, addr string) resp.Reply {
-	return resp.NewError("MOVED " + strconv.Itoa(slot) + " " + addr).Reply()
+	return resp.ErrMoved(slot, addr).Reply()
 }
 
 // slotOfKeys returns the slot of the keys of args at positions pos, or

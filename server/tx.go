@@ -59,13 +59,6 @@ type watchedKey struct {
 	shard, slot int
 }
 
-var (
-	errNotInMulti = resp.NewError("ERR Command not allowed inside a transaction")
-	// errWideInMulti refuses a keyspace-wide command in a transaction on
-	// a node with several shards.
-	errWideInMulti = resp.NewError("ERR this command spans every shard and a transaction runs on one shard; raftcache allows it inside MULTI only on a single-shard node")
-)
-
 func init() {
 	serverHandlers["multi"] = cmdMulti
 	serverHandlers["exec"] = func(s *Server, conn redcon.Conn, c *client, _, _ *resp.Command, _ [][]byte) resp.Reply {
@@ -113,14 +106,14 @@ func (c *client) unwatch() { c.watched = nil }
 // (see Server.handle).
 func (s *Server) queue(c *client, p *plan, args [][]byte) resp.Reply {
 	if p.flags()&resp.FlagNoMulti != 0 {
-		return errNotInMulti.Reply()
+		return resp.ErrNotInMulti.Reply()
 	}
 	q := queuedCmd{plan: *p}
 	q.shard = -1
 	switch {
 	case p.serving.handler != nil && p.serving.wide:
 		if s.backend.NumShards() != 1 {
-			return errWideInMulti.Reply()
+			return resp.ErrWideInMulti.Reply()
 		}
 		q.inBatch = true
 	case p.serving.handler != nil:
@@ -303,7 +296,7 @@ func (s *Server) exec(conn redcon.Conn, c *client) resp.Reply {
 			return s.backendError(err, slot)
 		}
 		if len(replies) != len(cmds) {
-			return resp.NewError("ERR unexpected number of replies for a transaction").Reply()
+			return resp.ErrTxReplies.Reply()
 		}
 		if len(watched) > 0 {
 			if g := replies[0]; g.Kind != resp.KindSimple {
