@@ -283,3 +283,41 @@ func (n *Node) handleMembership(op byte, body []byte) []byte {
 	}
 	return []byte{statusOK}
 }
+
+// AddVoter adds a node to the shard's Raft group as a voter. It must run
+// on the shard's leader; Raft changes membership one server at a time.
+func (s *Shard) AddVoter(ctx context.Context, id, clusterAddr string) error {
+	if s.raft.State() != raft.Leader {
+		return s.notLeader()
+	}
+	s.membershipChanging()
+	defer s.membershipChanging()
+	f := s.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(clusterAddr), 0, s.timeout(ctx))
+	if err := f.Error(); err != nil {
+		return fmt.Errorf("shard %d add voter %s: %w", s.id, id, err)
+	}
+	return nil
+}
+
+// RemoveServer removes a node from the shard's Raft group. It must run on
+// the shard's leader.
+func (s *Shard) RemoveServer(ctx context.Context, id string) error {
+	if s.raft.State() != raft.Leader {
+		return s.notLeader()
+	}
+	s.membershipChanging()
+	defer s.membershipChanging()
+	if err := s.raft.RemoveServer(raft.ServerID(id), 0, s.timeout(ctx)).Error(); err != nil {
+		return fmt.Errorf("shard %d remove server %s: %w", s.id, id, err)
+	}
+	return nil
+}
+
+// Voters returns the shard's current voters (IDs and cluster addresses).
+func (s *Shard) Voters() ([]raft.Server, error) {
+	f := s.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return nil, fmt.Errorf("shard %d configuration: %w", s.id, err)
+	}
+	return f.Configuration().Servers, nil
+}
