@@ -236,12 +236,7 @@ func Open(cfg Config, log *zap.Logger) (*Node, error) {
 	}
 	n.wg.Add(1)
 	go n.serveRPC(rpcLayer)
-	if !cfg.NoBalance {
-		n.wg.Add(1)
-		go n.balanceLoop()
-	}
-	n.wg.Add(1)
-	go n.leaseLoop()
+	n.startLeaderLoops()
 	ev := cfg.Eviction
 	if ev == (EvictionConfig{}) {
 		ev = DefaultEvictionConfig()

@@ -202,12 +202,11 @@ func startShard(sc shardConfig, st shardStorage) (*Shard, error) {
 		return ok
 	})
 	s.raft.RegisterObserver(s.observer)
-	s.wg.Add(6)
+	s.wg.Add(5)
 	go s.snapshotBySize()
 	go s.proposer()
 	go s.committer()
-	go s.watchLeadership()
-	go s.expireLoop()
+	go s.runLeadership() // the leader-only loops start and stop in there
 	go s.watchLeaderChanges(observations)
 	return s, nil
 }

@@ -191,7 +191,7 @@ func (s *Shard) Status() Status {
 	if metas, err := s.snapshots.List(); err == nil && len(metas) > 0 {
 		snapIndex = metas[0].Index
 	}
-	term := s.raft.CurrentTerm()
+	term, ready := s.leaderReady()
 	return Status{
 		ID:                 s.id,
 		FirstSlot:          s.firstSlot,
@@ -206,7 +206,7 @@ func (s *Shard) Status() Status {
 		Keys:               st.Keys,
 		Expires:            st.Expires,
 		Memory:             s.store.Memory(),
-		ReadyForLinearRead: s.raft.State() == raft.Leader && s.readyTerm.Load() == term,
+		ReadyForLinearRead: ready,
 		LeaseRemaining:     s.lease.remaining(term),
 	}
 }
