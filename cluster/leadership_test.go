@@ -1,0 +1,62 @@
+package cluster
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// TestLeadershipRoomMovesWithTheLeader: expiry, leader-only work, runs on
+// the shard's leader after its barrier and stops on the node that hands
+// leadership over; the new leader's room removes expired keys from every
+// replica.
+func TestLeadershipRoomMovesWithTheLeader(t *testing.T) {
+	// No balancing: it would hand the shard back to its preferred node.
+	ns := newNodeSet(t, 3, 1, func(c *Config) { looseTimeouts(c); c.NoBalance = true })
+	old := ns.leader(0)
+	ctx := t.Context()
+	expireAll := func(on *Node, prefix string) {
+		t.Helper()
+		for i := range 20 {
+			if _, err := on.Propose(ctx, 0, [][][]byte{args("SET", fmt.Sprintf("%s%d", prefix, i), "v", "PX", "50")}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		waitUntil(t, "the expired keys gone from every replica", 20*time.Second, func() bool {
+			for _, node := range ns.nodes {
+				if node.shards[0].store.Stats().Keys != 0 {
+					return false
+				}
+			}
+			return true
+		})
+	}
+	expireAll(old, "a")
+	if old.shards[0].stats.expired.Load() == 0 {
+		t.Fatal("the leader removed no expired key")
+	}
+
+	to := ns.followerOf(0)
+	s := old.shards[0]
+	if err := s.transfer(func() raft.Future {
+		return s.raft.LeadershipTransferToServer(raft.ServerID(to.ID()), raft.ServerAddress(to.cfg.ClusterAddr))
+	}); err != nil {
+		t.Fatalf("transfer: %v", err)
+	}
+	if ns.leader(0) != to {
+		t.Fatalf("shard 0 is led by %s, not %s, after the transfer", ns.leader(0).ID(), to.ID())
+	}
+	before, newBefore := s.stats.expired.Load(), to.shards[0].stats.expired.Load()
+	expireAll(to, "b")
+	if got := s.stats.expired.Load(); got != before {
+		t.Fatalf("the former leader removed %d expired keys after handing leadership over", got-before)
+	}
+	if to.shards[0].stats.expired.Load() == newBefore {
+		t.Fatal("the new leader removed no expired key")
+	}
+	if s.lease.holds(s.raft.CurrentTerm()) {
+		t.Fatal("the former leader still holds a read lease")
+	}
+}
