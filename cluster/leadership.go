@@ -56,9 +56,13 @@ func (s *Shard) leaderChanged() <-chan struct{} {
 // and opened again, behind a barrier of the new term (reads check the
 // term against readyTerm, so they never lean on the old barrier).
 //
-// A barrier that fails leaves the room closed. Raft's Barrier timeout
-// bounds only its enqueueing, so it fails when leadership is lost or raft
-// shuts down; LeaderCh then brings the loss, or the next election a true.
+// A barrier that fails while this node still leads in the same term is
+// tried again (barrierRetry later): raft refuses it while a leadership
+// transfer is in progress (the balancer may start one right after an
+// election), and a transfer that fails leaves this node leading a term
+// that would otherwise never serve reads nor run its leader-only work.
+// A barrier that fails because leadership was lost, or raft shut down,
+// leaves the room closed; LeaderCh then brings the loss.
 //
 // Node-wide loops act for every shard this node leads at once, so they run
 // for the node's life (startLeaderLoops) and ask each shard, every round,
@@ -66,6 +70,10 @@ func (s *Shard) leaderChanged() <-chan struct{} {
 // evictLoop measures the node's memory on every node (MemoryUsed serves
 // followers too) and evicts only for shards whose room is open
 // (leaderReady); balanceLoop keeps a node-wide "healthy since" clock.
+
+// barrierRetry is how long a leader waits before it tries a failed
+// post-election barrier again.
+const barrierRetry = 50 * time.Millisecond
 
 // leaderRoom is what runLeadership holds while the room is open.
 type leaderRoom struct {
@@ -107,9 +115,24 @@ func (s *Shard) runLeadership() {
 func (s *Shard) establishLeadership(room *leaderRoom) {
 	term := s.raft.CurrentTerm()
 	start := time.Now()
-	if err := s.wait(s.raft.Barrier(s.applyLimit)); err != nil {
-		s.log.Warn("post-election barrier failed", zap.Uint64("term", term), zap.Error(err))
-		return
+	for tries := 0; ; tries++ {
+		err := s.wait(s.raft.Barrier(s.applyLimit))
+		if err == nil {
+			break
+		}
+		stillLeading := s.raft.CurrentTerm() == term && s.raft.State() == raft.Leader
+		if tries == 0 || !stillLeading {
+			s.log.Warn("post-election barrier failed", zap.Uint64("term", term),
+				zap.Bool("retrying", stillLeading), zap.Error(err))
+		}
+		if !stillLeading || errors.Is(err, raft.ErrRaftShutdown) {
+			return
+		}
+		select {
+		case <-s.stop:
+			return
+		case <-time.After(barrierRetry):
+		}
 	}
 	if s.raft.CurrentTerm() != term || s.raft.State() != raft.Leader {
 		return // lost during the barrier; LeaderCh brings the news

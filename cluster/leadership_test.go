@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -59,4 +60,67 @@ func TestLeadershipRoomMovesWithTheLeader(t *testing.T) {
 	if s.lease.holds(s.raft.CurrentTerm()) {
 		t.Fatal("the former leader still holds a read lease")
 	}
+}
+
+// TestBarrierRefusedDuringTransferIsRetried: a leader whose post-election
+// barrier is refused because a leadership transfer is in progress, and
+// whose transfer then fails, still opens its leadership room in the same
+// term, so it serves reads and runs its leader-only work.
+func TestBarrierRefusedDuringTransferIsRetried(t *testing.T) {
+	g := newGroup(t, 3)
+	l := g.leader()
+	var target *replica
+	for _, r := range g.replicas {
+		if r != l {
+			target = r
+			break
+		}
+	}
+	g.isolate(target) // the transfer cannot complete: it times out
+	s := l.shard
+	deadline := time.Now().Add(10 * time.Second)
+	var transfer raft.Future
+	for {
+		if time.Now().After(deadline) {
+			t.Fatal("never saw a barrier refused during a leadership transfer")
+		}
+		if transfer == nil {
+			transfer = s.raft.LeadershipTransferToServer(raft.ServerID(target.id), target.addr)
+		}
+		err := s.raft.Barrier(time.Second).Error()
+		if errors.Is(err, raft.ErrLeadershipTransferInProgress) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("barrier: %v", err)
+		}
+		select {
+		case <-doneOf(transfer):
+			transfer = nil // over before a barrier met it: start another
+		default:
+		}
+	}
+	term := s.raft.CurrentTerm()
+	var room leaderRoom
+	s.establishLeadership(&room)
+	defer s.revokeLeadership(&room)
+	if err := transfer.Error(); err == nil {
+		t.Fatal("the transfer to an isolated replica succeeded")
+	}
+	if !room.open() || room.term != term || !s.IsLeader() || s.raft.CurrentTerm() != term {
+		t.Fatalf("room open %v in term %d (want %d), leader %v", room.open(), room.term, term, s.IsLeader())
+	}
+	if _, ok := s.leaderReady(); !ok {
+		t.Fatal("the leader is not ready for reads after its barrier")
+	}
+}
+
+// doneOf returns a channel closed once f has its result.
+func doneOf(f raft.Future) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		_ = f.Error()
+		close(done)
+	}()
+	return done
 }
