@@ -109,6 +109,23 @@ func (s *Shard) waitForApplied(ctx context.Context, index uint64) error {
 	return nil
 }
 
+// waitForReadyLeader waits until this node leads the shard in a term
+// whose post-election barrier is done (its leadership room is open).
+func (s *Shard) waitForReadyLeader(ctx context.Context) error {
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if _, ok := s.leaderReady(); ok {
+			return nil
+		}
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return fmt.Errorf("wait for this node to lead shard %d, ready: %w", s.id, ctx.Err())
+		}
+	}
+}
+
 // looseTimeouts gives a multi-node test room on a busy 2-core machine
 // under -race: an election on a missed heartbeat would make the test about
 // that election instead.
