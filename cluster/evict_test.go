@@ -19,7 +19,7 @@ func TestLeaderEvictsAndReplicasFollow(t *testing.T) {
 	// preferred node, or an election on a loaded machine) fails a write
 	// with its outcome unknown and gives the new leader no access data:
 	// neither is what this test is about.
-	ns := newNodeSet(t, 3, 2, func(c *Config) { looseTimeouts(c); c.NoBalance = true })
+	ns := newNodeSet(t, 3, 2, steadyLeaders)
 	ctx := t.Context()
 	// The stores' fixed structures (the slot arrays) come first; the data
 	// may take 400 KiB more.

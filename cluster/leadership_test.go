@@ -15,7 +15,7 @@ import (
 // replica.
 func TestLeadershipRoomMovesWithTheLeader(t *testing.T) {
 	// No balancing: it would hand the shard back to its preferred node.
-	ns := newNodeSet(t, 3, 1, func(c *Config) { looseTimeouts(c); c.NoBalance = true })
+	ns := newNodeSet(t, 3, 1, steadyLeaders)
 	old := ns.leader(0)
 	ctx := t.Context()
 	expireAll := func(on *Node, prefix string) {

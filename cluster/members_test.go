@@ -35,7 +35,7 @@ func voterIDs(t *testing.T, s *Shard) []string {
 // serving and that its data directory refuses to start again.
 func TestMeetAndForget(t *testing.T) {
 	const shards = 2
-	ns := newNodeSet(t, 2, shards, looseTimeouts)
+	ns := newNodeSet(t, 2, shards, steadyLeaders)
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	for i := range shards {
@@ -46,7 +46,7 @@ func TestMeetAndForget(t *testing.T) {
 
 	cfg := testConfig(t, t.TempDir(), shards)
 	cfg.NodeID, cfg.Addr, cfg.Join = "n3", freeAddr(t), true
-	looseTimeouts(&cfg)
+	steadyLeaders(&cfg)
 	joiner, err := Open(cfg, zaptest.NewLogger(t).Named("n3"))
 	if err != nil {
 		t.Fatal(err)

@@ -133,6 +133,14 @@ func looseTimeouts(c *Config) {
 	c.HeartbeatTimeout, c.ElectionTimeout, c.LeaderLeaseTimeout = 500*time.Millisecond, 500*time.Millisecond, 250*time.Millisecond
 }
 
+// steadyLeaders is looseTimeouts without balancing: for tests that take
+// a shard's leader and expect it to stay (the balancer would move it to
+// its preferred node a few seconds after the cluster is ready).
+func steadyLeaders(c *Config) {
+	looseTimeouts(c)
+	c.NoBalance = true
+}
+
 // node returns the running node with the given ID.
 func (ns *nodeSet) node(id string) *Node {
 	ns.t.Helper()

@@ -10,7 +10,7 @@ import (
 // and reach every replica; the follower's own shard refuses them, and a
 // forwarded command is never forwarded again.
 func TestFollowerForwardsToLeader(t *testing.T) {
-	ns := newNodeSet(t, 3, 1, looseTimeouts)
+	ns := newNodeSet(t, 3, 1, steadyLeaders)
 	leader := ns.leader(0)
 	follower := ns.followerOf(0)
 	ctx := t.Context()

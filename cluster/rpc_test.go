@@ -67,7 +67,7 @@ func TestFrameWriterGroupsFlushes(t *testing.T) {
 // layout on a raw connection, who-are-you, indexes, forwarded reads and
 // writes, and the refusals of malformed or misplaced requests.
 func TestInternalRPC(t *testing.T) {
-	ns := newNodeSet(t, 3, 1, looseTimeouts)
+	ns := newNodeSet(t, 3, 1, steadyLeaders)
 	leader := ns.leader(0)
 	follower := ns.followerOf(0)
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)

@@ -11,7 +11,7 @@ import (
 // on a follower, and with a replica down returns the smaller count once
 // its timeout passes.
 func TestWaitReplicas(t *testing.T) {
-	ns := newNodeSet(t, 3, 1, looseTimeouts)
+	ns := newNodeSet(t, 3, 1, steadyLeaders)
 	leader := ns.leader(0)
 	follower := ns.followerOf(0)
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
