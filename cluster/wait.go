@@ -69,21 +69,26 @@ func (n *Node) replicasHolding(ctx context.Context, shard int) (int, error) {
 // than the leader) holding every write acknowledged on the given shards
 // before the call — the smallest count over those shards — waiting up to
 // timeout (0: until ctx ends) for at least numreplicas.
+//
+// Each shard's count is the most replicas any round of asking found: a
+// replica that held the writes once has acknowledged them, and a round
+// cut short by the deadline (or by a replica that does not answer) must
+// not take back what an earlier round counted.
 func (n *Node) WaitReplicas(ctx context.Context, shards []int, numreplicas int, timeout time.Duration) (int, error) {
 	if timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
+	held := make([]int, len(shards))
 	for {
 		least := -1
-		for _, shard := range shards {
-			c, err := n.replicasHolding(ctx, shard)
-			if err != nil {
-				c = 0
+		for i, shard := range shards {
+			if c, err := n.replicasHolding(ctx, shard); err == nil {
+				held[i] = max(held[i], c)
 			}
-			if least < 0 || c < least {
-				least = c
+			if least < 0 || held[i] < least {
+				least = held[i]
 			}
 		}
 		if least < 0 {
