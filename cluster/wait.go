@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -37,7 +38,9 @@ func (n *Node) indexesOf(ctx context.Context, shard int, id, clusterAddr string)
 
 // replicasHolding counts the shard's voters other than its leader whose
 // log holds everything the leader had committed when the call began,
-// and so every write acknowledged before it.
+// and so every write acknowledged before it. The voters are asked at
+// once: one that does not answer (stopped, cut off) holds up only its own
+// answer, not the others'.
 func (n *Node) replicasHolding(ctx context.Context, shard int) (int, error) {
 	s := n.shards[shard]
 	leaderAddr, leaderID := s.raft.LeaderWithID()
@@ -52,17 +55,21 @@ func (n *Node) replicasHolding(ctx context.Context, shard int) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	count := 0
+	var count atomic.Int32
+	var wg sync.WaitGroup
 	for _, v := range voters {
 		if v.ID == leaderID || v.Suffrage != raft.Voter {
 			continue
 		}
-		idx, err := n.indexesOf(ctx, shard, string(v.ID), string(v.Address))
-		if err == nil && idx.last >= lead.commit {
-			count++
-		}
+		wg.Go(func() {
+			idx, err := n.indexesOf(ctx, shard, string(v.ID), string(v.Address))
+			if err == nil && idx.last >= lead.commit {
+				count.Add(1)
+			}
+		})
 	}
-	return count, nil
+	wg.Wait()
+	return int(count.Load()), nil
 }
 
 // WaitReplicas implements WAIT: it returns the number of replicas (other
