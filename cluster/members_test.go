@@ -81,7 +81,7 @@ func TestMeetAndForget(t *testing.T) {
 		if got := voterIDs(t, leader.shards[i]); !slices.Equal(got, []string{"n1", "n2", "n3"}) {
 			t.Fatalf("shard %d voters after meet: %v", i, got)
 		}
-		ns.waitApplied(i, leader.shards[i].raft.CommitIndex())
+		ns.waitApplied(i, leader.shards[i].appliedIndex())
 		if got := joiner.shards[i].ReadLocal(args("GET", "before")); string(got.Str) != "meet" {
 			t.Fatalf("the new node's replica of shard %d holds before = %q", i, got.Str)
 		}

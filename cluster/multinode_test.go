@@ -94,20 +94,26 @@ func (s *Shard) waitForLeader(ctx context.Context) (string, error) {
 	}
 }
 
-// waitForApplied waits until this replica has applied the log up to index.
+// waitForApplied waits until this replica's store has applied every
+// command entry up to index (fsm.applied; raft's AppliedIndex runs ahead
+// of the store). Pass an index that appliedIndex returned.
 func (s *Shard) waitForApplied(ctx context.Context, index uint64) error {
 	t := time.NewTicker(5 * time.Millisecond)
 	defer t.Stop()
-	for s.raft.AppliedIndex() < index {
+	for s.appliedIndex() < index {
 		select {
 		case <-t.C:
 		case <-ctx.Done():
 			return fmt.Errorf("wait for shard %d to apply index %d (at %d): %w",
-				s.id, index, s.raft.AppliedIndex(), ctx.Err())
+				s.id, index, s.appliedIndex(), ctx.Err())
 		}
 	}
 	return nil
 }
+
+// appliedIndex is the index of the newest command entry this replica's
+// store applied. On a leader, after Propose returns, it covers the write.
+func (s *Shard) appliedIndex() uint64 { return s.fsm.applied.Load() }
 
 // waitForReadyLeader waits until this node leads the shard in a term
 // whose post-election barrier is done (its leadership room is open).
@@ -200,7 +206,7 @@ func (ns *nodeSet) waitSameLeader(id int) string {
 }
 
 // waitApplied waits until every running node's replica of shard id has
-// applied the log up to index.
+// applied the command entries up to index (see waitForApplied).
 func (ns *nodeSet) waitApplied(id int, index uint64) {
 	ns.t.Helper()
 	ctx, cancel := context.WithTimeout(ns.t.Context(), 20*time.Second)

@@ -28,7 +28,7 @@ func TestFollowerForwardsToLeader(t *testing.T) {
 	if len(rs) != 2 || string(rs[0].Str) != "OK" || rs[1].Int != 1 {
 		t.Fatalf("forwarded write replies: %+v", rs)
 	}
-	ns.waitApplied(0, leader.shards[0].raft.AppliedIndex())
+	ns.waitApplied(0, leader.shards[0].appliedIndex())
 	for _, node := range ns.nodes {
 		if got := node.shards[0].ReadLocal(args("GET", "k")); string(got.Str) != "v1" {
 			t.Fatalf("%s holds k = %q after the forwarded write", node.ID(), got.Str)

@@ -104,7 +104,7 @@ func TestInternalRPC(t *testing.T) {
 	if err != nil || string(rs[0].Str) != "OK" {
 		t.Fatalf("SET: %+v, %v", rs, err)
 	}
-	applied := leader.shards[0].raft.AppliedIndex()
+	applied := leader.shards[0].appliedIndex()
 	ns.waitApplied(0, applied)
 	idx, err := leader.indexesOf(ctx, 0, follower.ID(), follower.cfg.ClusterAddr)
 	if err != nil {

@@ -63,7 +63,7 @@ func TestWaitCountsPastASilentReplica(t *testing.T) {
 	if _, err := leader.Propose(ctx, 0, [][][]byte{args("SET", "k", "v")}); err != nil {
 		t.Fatal(err)
 	}
-	ns.waitApplied(0, leader.shards[0].raft.AppliedIndex())
+	ns.waitApplied(0, leader.shards[0].appliedIndex())
 
 	// The leader's internal RPCs to the first other voter (in the order
 	// WAIT asks them) go to a listener that reads and never answers.
