@@ -314,8 +314,7 @@ func (n *Node) evictLoop() {
 		budget := shardBudgets(c.MaxMemory, per)
 		var wg sync.WaitGroup
 		for i, s := range n.shards {
-			term := s.raft.CurrentTerm()
-			if s.raft.State() != raft.Leader || s.readyTerm.Load() != term || per[i] == 0 {
+			if _, ok := s.leaderReady(); !ok || per[i] == 0 {
 				continue
 			}
 			// A new leader knows only the accesses its replica saw (the

@@ -27,6 +27,11 @@ type fsm struct {
 	// here (Unix nanoseconds by the leader's clock; 0: none since start),
 	// for the replica's lag in seconds.
 	appendedAt atomic.Int64
+	// applied is the index of the newest command entry applied here (0:
+	// none since start). raft's AppliedIndex counts entries handed to the
+	// FSM goroutine, which may not have applied them yet; a restored
+	// snapshot leaves applied as it was until the next entry.
+	applied atomic.Uint64
 }
 
 var _ raft.FSM = (*fsm)(nil)
@@ -48,7 +53,9 @@ func (f *fsm) Apply(l *raft.Log) interface{} {
 	if err != nil {
 		panic(fmt.Sprintf("shard %d: cannot apply log entry %d: %v", f.shard, l.Index, err))
 	}
-	return f.store.Apply(e.now, e.cmds, make([]resp.Reply, 0, len(e.cmds)))
+	replies := f.store.Apply(e.now, e.cmds, make([]resp.Reply, 0, len(e.cmds)))
+	f.applied.Store(l.Index)
+	return replies
 }
 
 // Snapshot freezes the store in O(slots); Persist writes it out.

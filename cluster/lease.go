@@ -156,8 +156,8 @@ func (n *Node) renewLeases() {
 	byPeer := map[string][]*leaseAsk{}
 	var asks []*leaseAsk
 	for _, s := range n.shards {
-		term := s.raft.CurrentTerm()
-		if s.raft.State() != raft.Leader || s.readyTerm.Load() != term {
+		term, ok := s.leaderReady()
+		if !ok {
 			continue
 		}
 		voters, err := s.Voters()

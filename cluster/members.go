@@ -15,16 +15,6 @@ import (
 	"go.uber.org/zap"
 )
 
-// Member is a node of the cluster as this node sees it: the voters of its
-// shards' Raft groups, with client addresses from --peers, from CLUSTER
-// MEET, or asked of the member itself.
-type Member struct {
-	ID          string
-	Addr        string // client address; "" if the member could not be asked
-	ClusterAddr string
-	Self        bool
-}
-
 // HexID is a node's 40-hex-character ID in Redis Cluster's style (CLUSTER
 // NODES, MYID), derived from its --id so that it is stable across
 // restarts.
@@ -39,11 +29,14 @@ const membershipTimeout = 30 * time.Second
 // ErrRemoved is returned by a node that has been removed from its cluster.
 var ErrRemoved = errors.New("this node was removed from the cluster")
 
-// Members lists the union of every shard's voters, sorted by ID.
-func (n *Node) Members(ctx context.Context) []Member {
-	byID := map[string]Member{}
+// Members lists the cluster's nodes as this node sees them, sorted by ID:
+// the union of every shard's voters, with client addresses from --peers,
+// from CLUSTER MEET, or asked of the node itself. This node is marked
+// Self.
+func (n *Node) Members(ctx context.Context) []Peer {
+	byID := map[string]Peer{}
 	self := n.self()
-	byID[self.ID] = Member{ID: self.ID, Addr: self.Addr, ClusterAddr: self.ClusterAddr, Self: true}
+	byID[self.ID] = self
 	for _, s := range n.shards {
 		voters, err := s.Voters()
 		if err != nil {
@@ -52,33 +45,27 @@ func (n *Node) Members(ctx context.Context) []Member {
 		for _, v := range voters {
 			id := string(v.ID)
 			if _, ok := byID[id]; !ok {
-				byID[id] = Member{ID: id, ClusterAddr: string(v.Address)}
+				byID[id] = Peer{ID: id, ClusterAddr: string(v.Address)}
 			}
 		}
 	}
-	out := make([]Member, 0, len(byID))
+	out := make([]Peer, 0, len(byID))
 	for _, m := range byID {
 		if m.Addr == "" {
 			m.Addr = n.clientAddrOf(m.ID)
 		}
 		if m.Addr == "" {
-			if info, err := n.askInfo(ctx, m.ClusterAddr); err == nil && info.id == m.ID {
-				m.Addr = info.addr
+			if info, _, err := n.askInfo(ctx, m.ClusterAddr); err == nil && info.ID == m.ID {
+				m.Addr = info.Addr
 				n.metaMu.Lock()
-				n.learned[m.ID] = info.addr
+				n.learned[m.ID] = info.Addr
 				n.metaMu.Unlock()
 			}
 		}
 		out = append(out, m)
 	}
-	slices.SortFunc(out, func(a, b Member) int { return strings.Compare(a.ID, b.ID) })
+	slices.SortFunc(out, func(a, b Peer) int { return strings.Compare(a.ID, b.ID) })
 	return out
-}
-
-// nodeInfo is what opInfo answers.
-type nodeInfo struct {
-	id, addr, clusterAddr string
-	shards                int
 }
 
 func appendString(dst []byte, s string) []byte {
@@ -103,58 +90,59 @@ func (n *Node) infoResponse() []byte {
 	return binary.AppendUvarint(out, uint64(len(n.meta.Shards)))
 }
 
-func (n *Node) askInfo(ctx context.Context, clusterAddr string) (nodeInfo, error) {
+// askInfo asks the node at clusterAddr who it is (opInfo): the node as it
+// describes itself, and its number of shards.
+func (n *Node) askInfo(ctx context.Context, clusterAddr string) (Peer, int, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	status, body, err := n.rpcTo(clusterAddr).call(ctx, []byte{opInfo})
 	if err != nil {
-		return nodeInfo{}, fmt.Errorf("ask %s who it is: %w", clusterAddr, err)
+		return Peer{}, 0, fmt.Errorf("ask %s who it is: %w", clusterAddr, err)
 	}
 	if status != statusOK {
-		return nodeInfo{}, fmt.Errorf("ask %s who it is: %s", clusterAddr, body)
+		return Peer{}, 0, fmt.Errorf("ask %s who it is: %s", clusterAddr, body)
 	}
-	var info nodeInfo
+	var info Peer
 	p := body
-	for _, dst := range []*string{&info.id, &info.addr, &info.clusterAddr} {
+	for _, dst := range []*string{&info.ID, &info.Addr, &info.ClusterAddr} {
 		if *dst, p, err = readString(p); err != nil {
-			return nodeInfo{}, err
+			return Peer{}, 0, fmt.Errorf("ask %s who it is: %w", clusterAddr, err)
 		}
 	}
 	shards, _, err := readCount(p, 0)
 	if err != nil {
-		return nodeInfo{}, err
+		return Peer{}, 0, fmt.Errorf("ask %s who it is: %w", clusterAddr, err)
 	}
-	info.shards = int(shards)
-	return info, nil
+	return info, int(shards), nil
 }
 
 // Meet adds the node listening on clusterAddr to every shard's Raft group
 // as a voter, one shard and one change at a time. The new node must have
 // been started with Join and the same number of shards. Meeting a member
 // again is a no-op.
-func (n *Node) Meet(ctx context.Context, clusterAddr string) (Member, error) {
+func (n *Node) Meet(ctx context.Context, clusterAddr string) (Peer, error) {
 	ctx, cancel := context.WithTimeout(ctx, membershipTimeout)
 	defer cancel()
-	info, err := n.askInfo(ctx, clusterAddr)
+	info, shards, err := n.askInfo(ctx, clusterAddr)
 	if err != nil {
-		return Member{}, err
+		return Peer{}, err
 	}
-	if info.shards != len(n.shards) {
-		return Member{}, fmt.Errorf("node %s has %d shards, this cluster %d", info.id, info.shards, len(n.shards))
+	if shards != len(n.shards) {
+		return Peer{}, fmt.Errorf("node %s has %d shards, this cluster %d", info.ID, shards, len(n.shards))
 	}
 	n.metaMu.Lock()
-	n.learned[info.id] = info.addr
+	n.learned[info.ID] = info.Addr
 	n.metaMu.Unlock()
 	for _, s := range n.shards {
-		if err := n.changeMembership(ctx, s.id, opAddVoter, info.id, info.clusterAddr); err != nil {
-			return Member{}, err
+		if err := n.changeMembership(ctx, s.id, opAddVoter, info.ID, info.ClusterAddr); err != nil {
+			return Peer{}, err
 		}
 	}
-	n.log.Info("node added to the cluster", zap.String("member", info.id), zap.String("cluster_addr", info.clusterAddr))
-	if err := n.rememberPeer(Peer{ID: info.id, Addr: info.addr, ClusterAddr: info.clusterAddr}); err != nil {
-		return Member{}, err
+	n.log.Info("node added to the cluster", zap.String("member", info.ID), zap.String("cluster_addr", info.ClusterAddr))
+	if err := n.rememberPeer(info); err != nil {
+		return Peer{}, err
 	}
-	return Member{ID: info.id, Addr: info.addr, ClusterAddr: info.clusterAddr}, nil
+	return info, nil
 }
 
 // Forget removes a node from every shard's Raft group and tells it, if it
@@ -282,4 +270,42 @@ func (n *Node) handleMembership(op byte, body []byte) []byte {
 		return statusOf(err)
 	}
 	return []byte{statusOK}
+}
+
+// AddVoter adds a node to the shard's Raft group as a voter. It must run
+// on the shard's leader; Raft changes membership one server at a time.
+func (s *Shard) AddVoter(ctx context.Context, id, clusterAddr string) error {
+	if s.raft.State() != raft.Leader {
+		return s.notLeader()
+	}
+	s.membershipChanging()
+	defer s.membershipChanging()
+	f := s.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(clusterAddr), 0, s.timeout(ctx))
+	if err := f.Error(); err != nil {
+		return fmt.Errorf("shard %d add voter %s: %w", s.id, id, err)
+	}
+	return nil
+}
+
+// RemoveServer removes a node from the shard's Raft group. It must run on
+// the shard's leader.
+func (s *Shard) RemoveServer(ctx context.Context, id string) error {
+	if s.raft.State() != raft.Leader {
+		return s.notLeader()
+	}
+	s.membershipChanging()
+	defer s.membershipChanging()
+	if err := s.raft.RemoveServer(raft.ServerID(id), 0, s.timeout(ctx)).Error(); err != nil {
+		return fmt.Errorf("shard %d remove server %s: %w", s.id, id, err)
+	}
+	return nil
+}
+
+// Voters returns the shard's current voters (IDs and cluster addresses).
+func (s *Shard) Voters() ([]raft.Server, error) {
+	f := s.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return nil, fmt.Errorf("shard %d configuration: %w", s.id, err)
+	}
+	return f.Configuration().Servers, nil
 }

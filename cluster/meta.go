@@ -16,10 +16,19 @@ import (
 
 // Peer is one node of the cluster: its ID, its client (RESP) address and
 // its cluster address, written "id=host:port@cport" on the command line.
+// The same type serves the stored peer list (cluster.json, --peers), the
+// live view (Node.Members), what a node says of itself (opInfo) and the
+// node CLUSTER MEET adds.
 type Peer struct {
-	ID          string `json:"id"`
+	ID string `json:"id"`
+	// Addr is the client address; in Members, "" when the node could not
+	// be asked.
 	Addr        string `json:"addr"`
 	ClusterAddr string `json:"cluster_addr"`
+	// Self marks this node in a view this node made (Members, self). It
+	// is never stored or parsed: whether a stored peer is this node
+	// follows from its ID (meta.NodeID).
+	Self bool `json:"-"`
 }
 
 // ParsePeers parses the --peers list: "id=host:port@cport,...". An empty

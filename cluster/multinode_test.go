@@ -77,6 +77,163 @@ func (ns *nodeSet) leader(id int) *Node {
 	return found
 }
 
+// waitForLeader waits until this replica knows a leader of the shard and
+// returns its ID. It wakes on the leader observations the shard already
+// broadcasts (leaderChanged), not on a timer.
+func (s *Shard) waitForLeader(ctx context.Context) (string, error) {
+	for {
+		changed := s.leaderChanged() // taken before the check: no change is missed
+		if id := s.Leader(); id != "" {
+			return id, nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return "", fmt.Errorf("wait for a leader of shard %d: %w", s.id, ctx.Err())
+		}
+	}
+}
+
+// waitForApplied waits until this replica's store has applied every
+// command entry up to index (fsm.applied; raft's AppliedIndex runs ahead
+// of the store). Pass an index that appliedIndex returned.
+func (s *Shard) waitForApplied(ctx context.Context, index uint64) error {
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for s.appliedIndex() < index {
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return fmt.Errorf("wait for shard %d to apply index %d (at %d): %w",
+				s.id, index, s.appliedIndex(), ctx.Err())
+		}
+	}
+	return nil
+}
+
+// appliedIndex is the index of the newest command entry this replica's
+// store applied. On a leader, after Propose returns, it covers the write.
+func (s *Shard) appliedIndex() uint64 { return s.fsm.applied.Load() }
+
+// waitForReadyLeader waits until this node leads the shard in a term
+// whose post-election barrier is done (its leadership room is open).
+func (s *Shard) waitForReadyLeader(ctx context.Context) error {
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if _, ok := s.leaderReady(); ok {
+			return nil
+		}
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return fmt.Errorf("wait for this node to lead shard %d, ready: %w", s.id, ctx.Err())
+		}
+	}
+}
+
+// looseTimeouts gives a multi-node test room on a busy 2-core machine
+// under -race: an election on a missed heartbeat would make the test about
+// that election instead.
+func looseTimeouts(c *Config) {
+	c.HeartbeatTimeout, c.ElectionTimeout, c.LeaderLeaseTimeout = 500*time.Millisecond, 500*time.Millisecond, 250*time.Millisecond
+}
+
+// steadyLeaders is looseTimeouts without balancing: for tests that take
+// a shard's leader and expect it to stay (the balancer would move it to
+// its preferred node a few seconds after the cluster is ready).
+func steadyLeaders(c *Config) {
+	looseTimeouts(c)
+	c.NoBalance = true
+}
+
+// node returns the running node with the given ID.
+func (ns *nodeSet) node(id string) *Node {
+	ns.t.Helper()
+	for _, node := range ns.nodes {
+		if node != nil && node.ID() == id {
+			return node
+		}
+	}
+	ns.t.Fatalf("no running node %s", id)
+	return nil
+}
+
+// followerOf returns a running node that does not lead shard id.
+func (ns *nodeSet) followerOf(id int) *Node {
+	ns.t.Helper()
+	leader := ns.leader(id)
+	for _, node := range ns.nodes {
+		if node != nil && node != leader {
+			return node
+		}
+	}
+	ns.t.Fatalf("shard %d has no follower", id)
+	return nil
+}
+
+// waitSameLeader waits until every running node knows the same leader of
+// shard id, and returns its ID.
+func (ns *nodeSet) waitSameLeader(id int) string {
+	ns.t.Helper()
+	ctx, cancel := context.WithTimeout(ns.t.Context(), 20*time.Second)
+	defer cancel()
+	for {
+		var leader string
+		agree := true
+		for _, node := range ns.nodes {
+			if node == nil {
+				continue
+			}
+			got, err := node.shards[id].waitForLeader(ctx)
+			if err != nil {
+				ns.t.Fatal(err)
+			}
+			if leader == "" {
+				leader = got
+			}
+			agree = agree && got == leader
+		}
+		if agree {
+			return leader
+		}
+		select {
+		case <-ctx.Done():
+			ns.t.Fatalf("nodes disagree on the leader of shard %d", id)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// waitApplied waits until every running node's replica of shard id has
+// applied the command entries up to index (see waitForApplied).
+func (ns *nodeSet) waitApplied(id int, index uint64) {
+	ns.t.Helper()
+	ctx, cancel := context.WithTimeout(ns.t.Context(), 20*time.Second)
+	defer cancel()
+	for _, node := range ns.nodes {
+		if node == nil {
+			continue
+		}
+		if err := node.shards[id].waitForApplied(ctx, index); err != nil {
+			ns.t.Fatalf("%s: %v", node.ID(), err)
+		}
+	}
+}
+
+// stop closes the running node with the given ID; the cleanup skips it.
+func (ns *nodeSet) stop(id string) {
+	ns.t.Helper()
+	for i, node := range ns.nodes {
+		if node != nil && node.ID() == id {
+			closeNode(ns.t, node)
+			ns.nodes[i] = nil
+			return
+		}
+	}
+	ns.t.Fatalf("no running node %s", id)
+}
+
 // waitUntil polls cond every 10 ms until it holds or timeout passes.
 func waitUntil(t *testing.T, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()

@@ -236,12 +236,7 @@ func Open(cfg Config, log *zap.Logger) (*Node, error) {
 	}
 	n.wg.Add(1)
 	go n.serveRPC(rpcLayer)
-	if !cfg.NoBalance {
-		n.wg.Add(1)
-		go n.balanceLoop()
-	}
-	n.wg.Add(1)
-	go n.leaseLoop()
+	n.startLeaderLoops()
 	ev := cfg.Eviction
 	if ev == (EvictionConfig{}) {
 		ev = DefaultEvictionConfig()
@@ -358,11 +353,13 @@ func (n *Node) Close(ctx context.Context) error {
 	}
 }
 
-// self returns this node's entry in the peer list.
+// self returns this node's entry in the peer list, marked Self, with the
+// advertised client address if one is set.
 func (n *Node) self() Peer {
 	n.metaMu.Lock()
 	defer n.metaMu.Unlock()
 	p := n.meta.Peers[slices.IndexFunc(n.meta.Peers, func(p Peer) bool { return p.ID == n.meta.NodeID })]
+	p.Self = true
 	if n.cfg.Advertise != "" {
 		p.Addr = n.cfg.Advertise
 	}

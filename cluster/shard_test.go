@@ -114,8 +114,10 @@ func (g *group) leader(candidates ...*replica) *replica {
 				leaders = append(leaders, r)
 			}
 		}
-		if len(leaders) == 1 && leaders[0].shard.readyTerm.Load() == leaders[0].shard.raft.CurrentTerm() {
-			return leaders[0]
+		if len(leaders) == 1 {
+			if _, ready := leaders[0].shard.leaderReady(); ready {
+				return leaders[0]
+			}
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -342,12 +344,10 @@ func TestFullDiskFailsWritesClearly(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.close()
-	deadline := time.Now().Add(10 * time.Second)
-	for s.readyTerm.Load() == 0 || s.readyTerm.Load() != s.raft.CurrentTerm() {
-		if time.Now().After(deadline) {
-			t.Fatal("no leader")
-		}
-		time.Sleep(10 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := s.waitForReadyLeader(ctx); err != nil {
+		t.Fatal(err)
 	}
 	logs.fail.Store(true)
 	_, err = s.Propose(t.Context(), [][][]byte{args("SET", "k", "v")})

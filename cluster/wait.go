@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -37,7 +38,9 @@ func (n *Node) indexesOf(ctx context.Context, shard int, id, clusterAddr string)
 
 // replicasHolding counts the shard's voters other than its leader whose
 // log holds everything the leader had committed when the call began,
-// and so every write acknowledged before it.
+// and so every write acknowledged before it. The voters are asked at
+// once: one that does not answer (stopped, cut off) holds up only its own
+// answer, not the others'.
 func (n *Node) replicasHolding(ctx context.Context, shard int) (int, error) {
 	s := n.shards[shard]
 	leaderAddr, leaderID := s.raft.LeaderWithID()
@@ -52,38 +55,47 @@ func (n *Node) replicasHolding(ctx context.Context, shard int) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	count := 0
+	var count atomic.Int32
+	var wg sync.WaitGroup
 	for _, v := range voters {
 		if v.ID == leaderID || v.Suffrage != raft.Voter {
 			continue
 		}
-		idx, err := n.indexesOf(ctx, shard, string(v.ID), string(v.Address))
-		if err == nil && idx.last >= lead.commit {
-			count++
-		}
+		wg.Go(func() {
+			idx, err := n.indexesOf(ctx, shard, string(v.ID), string(v.Address))
+			if err == nil && idx.last >= lead.commit {
+				count.Add(1)
+			}
+		})
 	}
-	return count, nil
+	wg.Wait()
+	return int(count.Load()), nil
 }
 
 // WaitReplicas implements WAIT: it returns the number of replicas (other
 // than the leader) holding every write acknowledged on the given shards
 // before the call — the smallest count over those shards — waiting up to
 // timeout (0: until ctx ends) for at least numreplicas.
+//
+// Each shard's count is the most replicas any round of asking found: a
+// replica that held the writes once has acknowledged them, and a round
+// cut short by the deadline (or by a replica that does not answer) must
+// not take back what an earlier round counted.
 func (n *Node) WaitReplicas(ctx context.Context, shards []int, numreplicas int, timeout time.Duration) (int, error) {
 	if timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
+	held := make([]int, len(shards))
 	for {
 		least := -1
-		for _, shard := range shards {
-			c, err := n.replicasHolding(ctx, shard)
-			if err != nil {
-				c = 0
+		for i, shard := range shards {
+			if c, err := n.replicasHolding(ctx, shard); err == nil {
+				held[i] = max(held[i], c)
 			}
-			if least < 0 || c < least {
-				least = c
+			if least < 0 || held[i] < least {
+				least = held[i]
 			}
 		}
 		if least < 0 {

@@ -72,11 +72,11 @@ type Backend interface {
 	// Members lists the cluster's nodes as this node sees them (the voters
 	// of its shards), sorted by ID; it may ask members for their client
 	// addresses, within ctx.
-	Members(ctx context.Context) []cluster.Member
+	Members(ctx context.Context) []cluster.Peer
 	// Meet adds the node listening on clusterAddr (host:cport) to every
 	// shard (CLUSTER MEET); Forget removes the node with the given ID
 	// (CLUSTER FORGET). Both return once every shard has changed.
-	Meet(ctx context.Context, clusterAddr string) (cluster.Member, error)
+	Meet(ctx context.Context, clusterAddr string) (cluster.Peer, error)
 	Forget(ctx context.Context, id string) error
 
 	// Readiness reports whether every shard has a leader and this node's
@@ -141,9 +141,9 @@ func (b NodeBackend) ReadLocal(shard int, args [][]byte) resp.Reply {
 	return b.Node.Shards()[shard].ReadLocal(args)
 }
 
-func (b NodeBackend) Members(ctx context.Context) []cluster.Member { return b.Node.Members(ctx) }
+func (b NodeBackend) Members(ctx context.Context) []cluster.Peer { return b.Node.Members(ctx) }
 
-func (b NodeBackend) Meet(ctx context.Context, clusterAddr string) (cluster.Member, error) {
+func (b NodeBackend) Meet(ctx context.Context, clusterAddr string) (cluster.Peer, error) {
 	return b.Node.Meet(ctx, clusterAddr)
 }
 

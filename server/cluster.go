@@ -235,7 +235,7 @@ func (s *Server) clusterInfo() resp.Reply {
 
 // viewNode is one node as the CLUSTER replies show it.
 type viewNode struct {
-	cluster.Member
+	cluster.Peer
 	hexID       string
 	host        string // "" when the client address is unknown (noaddr)
 	port, cport int
@@ -260,8 +260,8 @@ func (s *Server) clusterView(ctx context.Context) *clusterView {
 	defer cancel()
 	v := &clusterView{}
 	byID := map[string]*viewNode{}
-	add := func(m cluster.Member) *viewNode {
-		n := &viewNode{Member: m, hexID: cluster.HexID(m.ID)}
+	add := func(m cluster.Peer) *viewNode {
+		n := &viewNode{Peer: m, hexID: cluster.HexID(m.ID)}
 		if host, port, err := net.SplitHostPort(m.Addr); err == nil && host != "" {
 			n.host = host
 			n.port, _ = strconv.Atoi(port)
@@ -277,7 +277,7 @@ func (s *Server) clusterView(ctx context.Context) *clusterView {
 		add(m)
 	}
 	if v.self = byID[s.backend.NodeID()]; v.self == nil {
-		v.self = add(cluster.Member{ID: s.backend.NodeID(), Self: true})
+		v.self = add(cluster.Peer{ID: s.backend.NodeID(), Self: true})
 		slices.SortFunc(v.nodes, func(a, b *viewNode) int { return strings.Compare(a.ID, b.ID) })
 	}
 	v.shards = s.backend.Status()

@@ -139,7 +139,7 @@ func TestClusterRepliesMatchRedis(t *testing.T) {
 	_, port, _ := net.SplitHostPort(redisAddr)
 	b := newFakeBackend(1)
 	// The fake claims Redis's addresses, so that only the IDs differ.
-	b.setCluster([]cluster.Member{{ID: "fake", Addr: redisAddr, ClusterAddr: "127.0.0.1:" + strconv.Itoa(cport), Self: true}}, nil)
+	b.setCluster([]cluster.Peer{{ID: "fake", Addr: redisAddr, ClusterAddr: "127.0.0.1:" + strconv.Itoa(cport), Self: true}}, nil)
 	s := startServerWith(t, b)
 	ourID := cluster.HexID("fake")
 
@@ -192,7 +192,7 @@ func TestClusterRepliesMatchRedis(t *testing.T) {
 func clusterFixture(t *testing.T, leaders ...string) (*Server, *fakeBackend) {
 	t.Helper()
 	b := newFakeBackend(3)
-	b.setCluster([]cluster.Member{
+	b.setCluster([]cluster.Peer{
 		{ID: "fake", Addr: "127.0.0.1:7000", ClusterAddr: "127.0.0.1:17000", Self: true},
 		{ID: "n2", Addr: "127.0.0.1:7002", ClusterAddr: "127.0.0.1:17002"},
 		{ID: "n3", Addr: "127.0.0.1:7003", ClusterAddr: "127.0.0.1:17003"},

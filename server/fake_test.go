@@ -40,7 +40,7 @@ type fakeBackend struct {
 	// were asked to do.
 	leaders []string
 	terms   []uint64
-	members []cluster.Member
+	members []cluster.Peer
 	met     []string
 	forgot  []string
 	// localReads counts ReadLocal calls; fail, when set, is what Propose
@@ -54,7 +54,7 @@ type fakeBackend struct {
 
 // setCluster makes the fake one node ("fake") of a cluster of members
 // whose shards are led by leaders (one per shard, "" for none).
-func (b *fakeBackend) setCluster(members []cluster.Member, leaders []string) {
+func (b *fakeBackend) setCluster(members []cluster.Peer, leaders []string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.members, b.leaders = members, leaders
@@ -238,20 +238,20 @@ func (b *fakeBackend) ReadLocal(shard int, args [][]byte) resp.Reply {
 	return b.shards[shard].Read(time.Now().UnixMilli(), args)
 }
 
-func (b *fakeBackend) Members(context.Context) []cluster.Member {
+func (b *fakeBackend) Members(context.Context) []cluster.Peer {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.members == nil {
-		return []cluster.Member{{ID: "fake", Addr: "127.0.0.1:0", ClusterAddr: "127.0.0.1:0", Self: true}}
+		return []cluster.Peer{{ID: "fake", Addr: "127.0.0.1:0", ClusterAddr: "127.0.0.1:0", Self: true}}
 	}
-	return append([]cluster.Member(nil), b.members...)
+	return append([]cluster.Peer(nil), b.members...)
 }
 
-func (b *fakeBackend) Meet(_ context.Context, clusterAddr string) (cluster.Member, error) {
+func (b *fakeBackend) Meet(_ context.Context, clusterAddr string) (cluster.Peer, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.met = append(b.met, clusterAddr)
-	return cluster.Member{ID: "met", ClusterAddr: clusterAddr}, nil
+	return cluster.Peer{ID: "met", ClusterAddr: clusterAddr}, nil
 }
 
 func (b *fakeBackend) Forget(_ context.Context, id string) error {

@@ -81,7 +81,7 @@ func TestPipelineStopsAtQuit(t *testing.T) {
 // every reply comes back in the order of the commands.
 func TestPipelineRunOverLocalAndRemoteShards(t *testing.T) {
 	s, b := startServer(t)
-	b.setCluster([]cluster.Member{
+	b.setCluster([]cluster.Peer{
 		{ID: "fake", Addr: "127.0.0.1:1", Self: true},
 		{ID: "other", Addr: "127.0.0.1:2"},
 	}, []string{"fake", "other", "fake"})
