@@ -1,6 +1,7 @@
-// Package cluster owns the node: one Raft group (hashicorp/raft, log and
-// stable store in raft-boltdb/v2, snapshots in a file snapshot store) per
-// shard, the one cluster port that all groups share, bootstrap from the
+// Package cluster owns the node: one Raft group (hashicorp/raft; log and
+// stable store in the node's one write-ahead log, package wal, or in
+// raft-boltdb/v2 with --log-store bolt; snapshots in a file snapshot
+// store) per shard, the one cluster port that all groups share, bootstrap from the
 // peer list, the persisted cluster shape, the slot-to-shard map, the Raft
 // FSM adapter over store, and linearizable reads on shard leaders.
 //

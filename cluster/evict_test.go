@@ -100,7 +100,12 @@ func TestLeaderEvictsAndReplicasFollow(t *testing.T) {
 			lost++
 		}
 	}
-	if lost > 2 {
+	// Sampled LRU is approximate, and the access clock ticks every
+	// 100 ms, so a hot key read in the same tick as the newest cold keys
+	// ties with them: a few hot keys may go (3 of 20 in about one run in
+	// five on a loaded machine). Random eviction would keep only about
+	// one key in five of the 2020 written, losing ~16 of the 20.
+	if lost > 5 {
 		t.Fatalf("%d of the 20 hot keys were evicted (of %d evictions)", lost, evicted)
 	}
 	t.Logf("%d keys evicted, %d hot keys lost, memory %d of %d", evicted, lost, ns.nodes[0].MemoryUsed(), limit)
