@@ -172,14 +172,14 @@ func DecodeOp(b []byte) (Op, error) {
 	}
 	op := Op{Kind: OpKind(b[1])}
 	b = b[2:]
-	n, k := binary.Uvarint(b)
+	n, k := uvarint(b)
 	if k <= 0 || n > uint64(len(b)) {
 		return Op{}, ErrCodec
 	}
 	b = b[k:]
 	op.Args = make([][]byte, 0, n)
 	for i := uint64(0); i < n; i++ {
-		l, k := binary.Uvarint(b)
+		l, k := uvarint(b)
 		if k <= 0 || l > uint64(len(b)-k) {
 			return Op{}, ErrCodec
 		}
@@ -190,4 +190,14 @@ func DecodeOp(b []byte) (Op, error) {
 		return Op{}, ErrCodec
 	}
 	return op, nil
+}
+
+// uvarint reads a uvarint in its shortest form only, so that an op has
+// one encoding; k <= 0 for anything else.
+func uvarint(b []byte) (uint64, int) {
+	n, k := binary.Uvarint(b)
+	if k > 0 && k != len(binary.AppendUvarint(nil, n)) {
+		return 0, -1
+	}
+	return n, k
 }
