@@ -519,3 +519,24 @@ func TestConcurrentReaders(t *testing.T) {
 	close(stop)
 	wg.Wait()
 }
+
+func TestDryRun(t *testing.T) {
+	us := New()
+	mustSet(t, us, "bob", "+get", "~a*")
+	for _, c := range []struct {
+		user, want string
+		args       []string
+	}{
+		{"bob", "OK", []string{"get", "a1"}},
+		{"bob", "User bob has no permissions to access the 'b' key", []string{"get", "b"}},
+		{"bob", "User bob has no permissions to run the 'config|get' command", []string{"config", "get", "x"}},
+		{"bob", "ERR wrong number of arguments for 'get' command", []string{"get"}},
+		{"bob", "ERR Command 'nosuch' not found", []string{"nosuch"}},
+		{"bob", "ERR Command 'config' not found", []string{"config", "nosuch"}},
+		{"eve", "ERR User 'eve' not found", []string{"get", "a"}},
+	} {
+		if got := us.DryRun([]byte(c.user), bs(c.args...)).String(); got != c.want {
+			t.Errorf("DRYRUN %s %q = %q, want %q", c.user, c.args, got, c.want)
+		}
+	}
+}

@@ -272,3 +272,38 @@ func keysBySpecs(cmd *resp.Command, args [][]byte) []keyRef {
 	}
 	return out
 }
+
+// DryRun answers ACL DRYRUN username command [arg ...]: whether the user
+// may run the command, as a bulk string naming what is refused, or OK.
+// The command is looked up and its arity checked as Redis 7.2 does there.
+func (us *Users) DryRun(username []byte, args [][]byte) resp.Reply {
+	u := us.User(string(username))
+	if u == nil {
+		return ErrDryRunNoUser(username).Reply()
+	}
+	if len(args) == 0 {
+		return resp.ErrSyntax.Reply()
+	}
+	cmd := resp.Lookup(args[0])
+	var sub *resp.Command
+	if cmd != nil && cmd.Subcommands != nil && len(args) > 1 {
+		sub = cmd.LookupSub(args[1])
+		if sub == nil {
+			cmd = nil
+		}
+	}
+	if cmd == nil {
+		return ErrDryRunNoCommand(args[0]).Reply()
+	}
+	eff := cmd
+	if sub != nil {
+		eff = sub
+	}
+	if !eff.CheckArity(len(args)) {
+		return resp.ErrWrongArgs(eff.FullName).Reply()
+	}
+	if d := u.Check(cmd, sub, args); d != nil {
+		return resp.BulkString(d.DryRun())
+	}
+	return resp.OK
+}
