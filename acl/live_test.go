@@ -455,3 +455,48 @@ func fields(kv []any) map[string]any {
 	}
 	return m
 }
+
+// TestLiveACLFile compares ACL LOAD's verdict on a bad aclfile, and the
+// file ACL SAVE writes, with a redis-server started with --aclfile.
+func TestLiveACLFile(t *testing.T) {
+	if os.Getenv("RAFTCACHE_REDIS_ADDR") != "" {
+		t.Skip("needs a redis-server of its own (--aclfile)")
+	}
+	path := t.TempDir() + "/users.acl"
+	good := "user alice on nopass sanitize-payload ~a* &c resetchannels -@all +get +config|get +select|0\n" +
+		"user bob off sanitize-payload #" + hashP + " %R~r* %W~w* resetchannels -@all +@read -get (~x resetchannels -@all +set)\n" +
+		"user default on nopass sanitize-payload ~* &* +@all\n"
+	if err := os.WriteFile(path, []byte(good), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addr := redisoracle.Start(t, "--aclfile", path)
+	ctx := context.Background()
+	rc := liveClient(t, addr, nil)
+	if err := rc.Do(ctx, "ACL", "SAVE").Err(); err != nil {
+		t.Fatal(err)
+	}
+	saved, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	us := New()
+	if err := us.LoadFile(path); err != nil {
+		t.Fatal(err)
+	}
+	if string(us.Save()) != string(saved) {
+		t.Errorf("ACL SAVE:\nredis\n%s\nraftcache\n%s", saved, us.Save())
+	}
+	bad := "user a on +nosuch +nosuch2 bogus ~a\\x ~b b\nusers x\nuser a on\nuser b (~a\n" +
+		"user c ~* ~d\nuser d\tx on\n\n   \nuser e on #abc\n"
+	if err := os.WriteFile(path, []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rerr := rc.Do(ctx, "ACL", "LOAD").Err()
+	oerr := us.LoadFile(path)
+	if rerr == nil || oerr == nil || rerr.Error() != ErrorReply(oerr).String() {
+		t.Errorf("ACL LOAD of a bad file:\nredis     %v\nraftcache %v", rerr, ErrorReply(oerr).String())
+	}
+	if string(us.Save()) != string(saved) {
+		t.Error("a refused load changed the users")
+	}
+}

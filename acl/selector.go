@@ -235,8 +235,8 @@ func (s *selector) addKeyPattern(op []byte) string {
 				return reasonSyntax
 			}
 		}
-		// A bare "%" grants nothing; Redis 7.2 stores it and later aborts
-		// describing it, so it is refused here.
+		// A bare "%" grants nothing; Redis 7.2 stores it as an empty
+		// pattern and later aborts describing it, so it is refused here.
 		if perm == 0 {
 			return reasonSyntax
 		}
