@@ -540,3 +540,29 @@ func TestDryRun(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkCheck(b *testing.B) {
+	us := New()
+	if err := us.SetUser([]byte("bob"), bs("on", "+@all", "%R~r*", "~a*", "(~b* +get)")); err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct {
+		user string
+		req  []string
+	}{
+		{"default", []string{"get", "a1"}},
+		{"bob", []string{"get", "a1"}},
+		{"bob", []string{"mset", "a1", "v", "a2", "v"}},
+	} {
+		u := us.User(c.user)
+		cmd, sub, args := cmdArgs(c.req...)
+		b.Run(c.user+"/"+c.req[0], func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if u.Check(cmd, sub, args) != nil {
+					b.Fatal("denied")
+				}
+			}
+		})
+	}
+}

@@ -99,11 +99,25 @@ func (u *User) Check(cmd, sub *resp.Command, args [][]byte) *Denial {
 	if sub != nil {
 		eff = sub
 	}
-	var keys []keyRef
+	var buf [8]keyRef // the keys of most commands, without allocating
+	keys := buf[:0]
 	keysDone := false
 	reason, pos := ReasonCommand, 0
 	for _, s := range u.selectors {
-		r, p := s.check(eff, sub != nil, args, &keys, &keysDone)
+		r, p := Reason(0), 0
+		if !s.commandAllowed(eff, sub != nil, args) {
+			r = ReasonCommand
+		} else if !s.allKeys && len(eff.KeySpecs) > 0 {
+			if !keysDone {
+				keys, keysDone = commandKeys(keys, eff, args), true
+			}
+			for _, k := range keys {
+				if !s.keyAllowed(args[k.pos], k.flags) {
+					r, p = ReasonKey, k.pos
+					break
+				}
+			}
+		}
 		if r == 0 {
 			return nil
 		}
@@ -120,43 +134,26 @@ func (u *User) Check(cmd, sub *resp.Command, args [][]byte) *Denial {
 	return d
 }
 
-// check is one selector's verdict (ACLSelectorCheckCmd): 0, or the
-// reason and the position of the refused argument. The keys are found
-// once for all selectors.
-func (s *selector) check(cmd *resp.Command, isSub bool, args [][]byte, keys *[]keyRef, keysDone *bool) (Reason, int) {
-	if cmd.Flags&resp.FlagNoAuth == 0 && !s.bit(cmd.ID) {
-		first := s.firstArgs[cmd.ID]
-		idx := 1
-		if isSub {
-			idx = 2
-		}
-		if len(args) < 2 || len(first) == 0 || idx >= len(args) {
-			return ReasonCommand, 0
-		}
-		ok := false
-		for _, a := range first {
-			if strings.EqualFold(a, string(args[idx])) {
-				ok = true
-				break
-			}
-		}
-		if !ok {
-			return ReasonCommand, 0
+// commandAllowed is the command half of Redis's ACLSelectorCheckCmd:
+// no_auth commands, a set bit, or an allowed first argument (args[1], or
+// args[2] for a subcommand).
+func (s *selector) commandAllowed(cmd *resp.Command, isSub bool, args [][]byte) bool {
+	if cmd.Flags&resp.FlagNoAuth != 0 || s.bit(cmd.ID) {
+		return true
+	}
+	idx := 1
+	if isSub {
+		idx = 2
+	}
+	if idx >= len(args) {
+		return false
+	}
+	for _, a := range s.firstArgs[cmd.ID] {
+		if strings.EqualFold(a, string(args[idx])) {
+			return true
 		}
 	}
-	if s.allKeys || len(cmd.KeySpecs) == 0 {
-		return 0, 0
-	}
-	if !*keysDone {
-		*keys = commandKeys(cmd, args)
-		*keysDone = true
-	}
-	for _, k := range *keys {
-		if !s.keyAllowed(args[k.pos], k.flags) {
-			return ReasonKey, k.pos
-		}
-	}
-	return 0, 0
+	return false
 }
 
 // keyAllowed reports whether a pattern of the selector grants what a key
@@ -208,46 +205,41 @@ type keyRef struct {
 // getKeysFromCommandWithSpecs does: by the key specs, unless a spec's
 // flags depend on the arguments (SET: only with GET does it read the
 // key), when the command's own function decides.
-func commandKeys(cmd *resp.Command, args [][]byte) []keyRef {
+func commandKeys(dst []keyRef, cmd *resp.Command, args [][]byte) []keyRef {
 	var variable bool
 	for _, ks := range cmd.KeySpecs {
 		variable = variable || ks.Flags&resp.KeyVariableFlags != 0
 	}
-	if variable {
-		if f := keysFuncs[cmd.FullName]; f != nil {
-			return f(args)
-		}
+	// Redis's getkeys_proc functions for the commands raftcache serves
+	// whose key flags vary; another such command would fall back on its
+	// specs, whose flags are the most any form of it needs.
+	if variable && cmd.FullName == "set" {
+		return setKeys(dst, args)
 	}
-	return keysBySpecs(cmd, args)
-}
-
-// keysFuncs are Redis's getkeys_proc functions for the commands raftcache
-// serves whose key flags vary.
-var keysFuncs = map[string]func(args [][]byte) []keyRef{
-	"set": setKeys,
+	return keysBySpecs(dst, cmd, args)
 }
 
 // setKeys is Redis's setGetKeys: SET's key is read (RW access update)
 // with the GET option, else only overwritten (OW update).
-func setKeys(args [][]byte) []keyRef {
+func setKeys(dst []keyRef, args [][]byte) []keyRef {
 	if len(args) < 2 {
-		return nil
+		return dst
 	}
 	for _, a := range args[min(3, len(args)):] {
 		if len(a) >= 3 && (a[0]|0x20) == 'g' && (a[1]|0x20) == 'e' && (a[2]|0x20) == 't' &&
 			(len(a) == 3 || a[3] == 0) {
-			return []keyRef{{1, resp.KeyRW | resp.KeyAccess | resp.KeyUpdate}}
+			return append(dst, keyRef{1, resp.KeyRW | resp.KeyAccess | resp.KeyUpdate})
 		}
 	}
-	return []keyRef{{1, resp.KeyOW | resp.KeyUpdate}}
+	return append(dst, keyRef{1, resp.KeyOW | resp.KeyUpdate})
 }
 
 // keysBySpecs is Redis's getKeysUsingKeySpecs for specs that begin at an
 // index and find a range: a spec whose range falls outside the arguments
 // (or an incomplete one) makes the whole result empty.
-func keysBySpecs(cmd *resp.Command, args [][]byte) []keyRef {
+func keysBySpecs(dst []keyRef, cmd *resp.Command, args [][]byte) []keyRef {
 	argc := len(args)
-	var out []keyRef
+	out := dst
 	for _, ks := range cmd.KeySpecs {
 		if ks.Flags&resp.KeyNotKey != 0 {
 			continue
@@ -263,7 +255,7 @@ func keysBySpecs(cmd *resp.Command, args [][]byte) []keyRef {
 			last = first + ((argc-first)/ks.Limit + ks.LastKey)
 		}
 		if last >= argc || last < first || first >= argc || ks.Flags&resp.KeyIncomplete != 0 {
-			return nil
+			return dst[:0]
 		}
 		step := max(ks.Step, 1)
 		for i := first; i <= last; i += step {
