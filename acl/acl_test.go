@@ -566,3 +566,22 @@ func BenchmarkCheck(b *testing.B) {
 		})
 	}
 }
+
+func FuzzLoad(f *testing.F) {
+	f.Add([]byte("user a on >p ~a* (%R~b +get) +@read -get\nuser default off\n"))
+	f.Add([]byte("user a (~x\nuser b on\tnopass\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		us := New()
+		if us.Load("f", data) != nil {
+			return
+		}
+		// What loads saves, and what saves loads back the same.
+		us2 := New()
+		if err := us2.Load("f", us.Save()); err != nil {
+			t.Fatalf("reload: %v\n%s", err, us.Save())
+		}
+		if !bytes.Equal(us2.Save(), us.Save()) {
+			t.Fatalf("reload differs:\n%s\n%s", us.Save(), us2.Save())
+		}
+	})
+}
