@@ -69,11 +69,21 @@ func (us *Users) SaveFile(path string) error {
 // users, as ACL LOAD does; see Load. A file that cannot be read is
 // Redis's "Error loading ACLs, opening file ..." LoadError.
 func (us *Users) LoadFile(path string) error {
-	data, err := os.ReadFile(path)
+	data, err := ReadFile(path)
 	if err != nil {
-		return &LoadError{Text: "Error loading ACLs, opening file '" + path + "': " + strerror(err)}
+		return err
 	}
 	return us.Load(path, data)
+}
+
+// ReadFile reads the aclfile at path for ACL LOAD; a file that cannot be
+// read is Redis's "Error loading ACLs, opening file ..." LoadError.
+func ReadFile(path string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &LoadError{Text: "Error loading ACLs, opening file '" + path + "': " + strerror(err)}
+	}
+	return data, nil
 }
 
 // strerror words an I/O error as C's strerror does ("No such file or

@@ -7,6 +7,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/raftcache/raftcache/acl"
 	"github.com/raftcache/raftcache/resp"
 	"github.com/raftcache/raftcache/store"
 )
@@ -32,6 +33,11 @@ type fsm struct {
 	// FSM goroutine, which may not have applied them yet; a restored
 	// snapshot leaves applied as it was until the next entry.
 	applied atomic.Uint64
+	// acl is set on shard 0's FSM, which applies the ACL changes and
+	// carries the users in its snapshots (acl.go); aclOps counts the
+	// changes applied (replicated state: snapshots carry it).
+	acl    *acl.Users
+	aclOps atomic.Uint64
 }
 
 var _ raft.FSM = (*fsm)(nil)
@@ -61,24 +67,48 @@ func (f *fsm) Apply(l *raft.Log) interface{} {
 // Snapshot freezes the store in O(slots); Persist writes it out.
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	f.logBytes.Store(0)
-	return fsmSnapshot{sn: f.store.Snapshot()}, nil
+	return fsmSnapshot{sn: f.store.Snapshot(), acl: f.aclSnapshot()}, nil
 }
 
 // Restore replaces the store with a snapshot. A damaged snapshot is refused
 // and the store is left as it was.
 func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
-	if err := f.store.Restore(rc); err != nil {
+	ops, section, rest, err := readACLSection(rc)
+	if err != nil {
 		return fmt.Errorf("restore shard %d: %w", f.shard, err)
+	}
+	if section != nil && f.acl != nil {
+		// Checked before the store is replaced, so that a bad section
+		// leaves both as they were.
+		if err := acl.New().Restore(section); err != nil {
+			return fmt.Errorf("restore shard %d ACL users: %w", f.shard, err)
+		}
+	}
+	if err := f.store.Restore(rest); err != nil {
+		return fmt.Errorf("restore shard %d: %w", f.shard, err)
+	}
+	if section != nil && f.acl != nil {
+		if err := f.acl.Restore(section); err != nil {
+			return fmt.Errorf("restore shard %d ACL users: %w", f.shard, err)
+		}
+		f.aclOps.Store(ops)
 	}
 	return nil
 }
 
 type fsmSnapshot struct {
-	sn *store.Snapshot
+	sn  *store.Snapshot
+	acl []byte // the ACL section, written first (shard 0 only; see acl.go)
 }
 
 func (s fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+	if len(s.acl) > 0 {
+		if _, err := sink.Write(s.acl); err != nil {
+			_ = sink.Cancel()
+			return err
+		}
+	}
 	if _, err := s.sn.WriteTo(sink); err != nil {
 		_ = sink.Cancel()
 		return err

@@ -13,6 +13,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/raftcache/raftcache/acl"
 	"github.com/raftcache/raftcache/cluster/wal"
 	"github.com/raftcache/raftcache/store"
 )
@@ -37,6 +38,12 @@ type Config struct {
 	// Peers is the initial membership, the same on every node; empty means
 	// a cluster of this node alone.
 	Peers []Peer
+
+	// ACL holds the cluster's ACL users, which shard 0's Raft group
+	// replicates (ProposeACL): shard 0's replica applies the changes to
+	// it in log order and carries it in its snapshots. Nil: the node
+	// makes its own, empty but for the default user.
+	ACL *acl.Users
 
 	HeartbeatTimeout   time.Duration
 	ElectionTimeout    time.Duration
@@ -103,6 +110,9 @@ const (
 )
 
 func (c *Config) setDefaults() {
+	if c.ACL == nil {
+		c.ACL = acl.New()
+	}
 	if c.Shards == 0 {
 		c.Shards = DefaultShards
 	}

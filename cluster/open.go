@@ -190,6 +190,9 @@ func startShard(sc shardConfig, st shardStorage) (*Shard, error) {
 	}
 
 	s.fsm = &fsm{shard: sc.id, store: s.store}
+	if sc.id == aclShard {
+		s.fsm.holdACL(sc.cfg.ACL)
+	}
 	s.snapshotBytes = sc.cfg.SnapshotBytes
 	s.raft, err = raft.NewRaft(rc, s.fsm, st.logs, st.stable, st.snapshots, st.transport)
 	if err != nil {

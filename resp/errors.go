@@ -143,6 +143,7 @@ var (
 	ErrWideInMulti    = NewError("ERR this command spans every shard and a transaction runs on one shard; raftcache allows it inside MULTI only on a single-shard node")
 	ErrNotInMulti     = NewError("ERR Command not allowed inside a transaction")
 	ErrTxReplies      = NewError("ERR unexpected number of replies for a transaction")
+	ErrNoACLShard     = NewError("ERR this shard does not hold the ACL users")
 )
 
 // ErrMoved returns Redis Cluster's redirect to the node at addr serving

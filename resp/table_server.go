@@ -6,6 +6,67 @@ package resp
 // serverCommands are the server commands (Redis group "server").
 var serverCommands = []*Command{
 	{
+		Name: "acl", Arity: -2, Flags: FlagSentinel,
+		Since: "6.0.0", Summary: "Groups the commands about ACL users.",
+		Subcommands: map[string]*Command{
+			"cat": {
+				Arity: -2, Flags: FlagNoScript | FlagLoading | FlagStale | FlagSentinel,
+				Since: "6.0.0", Summary: "Lists the ACL categories, or the commands in one.",
+			},
+			"deluser": {
+				Arity: -3, Flags: FlagAdmin | FlagNoScript | FlagLoading | FlagStale | FlagSentinel,
+				Tips:  []string{"request_policy:all_nodes", "response_policy:all_succeeded"},
+				Since: "6.0.0", Summary: "Deletes users and closes their connections.",
+			},
+			"dryrun": {
+				Arity: -4, Flags: FlagAdmin | FlagNoScript | FlagLoading | FlagStale | FlagSentinel,
+				Since: "7.0.0", Summary: "Tells whether a user may run a command, without running it.",
+			},
+			"genpass": {
+				Arity: -2, Flags: FlagNoScript | FlagLoading | FlagStale | FlagSentinel,
+				Since: "6.0.0", Summary: "Generates a random password.",
+			},
+			"getuser": {
+				Arity: 3, Flags: FlagAdmin | FlagNoScript | FlagLoading | FlagStale | FlagSentinel,
+				Since: "6.0.0", Summary: "Describes a user's rules.",
+			},
+			"help": {
+				Arity: 2, Flags: FlagLoading | FlagStale | FlagSentinel,
+				Since: "6.0.0", Summary: "Lists the ACL subcommands.",
+			},
+			"list": {
+				Arity: 2, Flags: FlagAdmin | FlagNoScript | FlagLoading | FlagStale | FlagSentinel,
+				Since: "6.0.0", Summary: "Lists every user's rules as aclfile lines.",
+			},
+			"load": {
+				Arity: 2, Flags: FlagAdmin | FlagNoScript | FlagLoading | FlagStale | FlagSentinel,
+				Since: "6.0.0", Summary: "Replaces the users with those of the aclfile.",
+			},
+			"log": {
+				Arity: -2, Flags: FlagAdmin | FlagNoScript | FlagLoading | FlagStale | FlagSentinel,
+				Since: "6.0.0", Summary: "Lists or clears the recent permission denials.",
+			},
+			"save": {
+				Arity: 2, Flags: FlagAdmin | FlagNoScript | FlagLoading | FlagStale | FlagSentinel,
+				Tips:  []string{"request_policy:all_nodes", "response_policy:all_succeeded"},
+				Since: "6.0.0", Summary: "Writes the users to the aclfile.",
+			},
+			"setuser": {
+				Arity: -3, Flags: FlagAdmin | FlagNoScript | FlagLoading | FlagStale | FlagSentinel,
+				Tips:  []string{"request_policy:all_nodes", "response_policy:all_succeeded"},
+				Since: "6.0.0", Summary: "Creates or changes a user.",
+			},
+			"users": {
+				Arity: 2, Flags: FlagAdmin | FlagNoScript | FlagLoading | FlagStale | FlagSentinel,
+				Since: "6.0.0", Summary: "Lists the user names.",
+			},
+			"whoami": {
+				Arity: 2, Flags: FlagNoScript | FlagLoading | FlagStale | FlagSentinel,
+				Since: "6.0.0", Summary: "Answers the connection's user name.",
+			},
+		},
+	},
+	{
 		Name: "bgsave", Arity: -1, Flags: FlagAdmin | FlagNoScript | FlagNoAsyncLoading,
 		Since: "1.0.0", Summary: "Starts a snapshot of the data in the background.",
 	},

@@ -24,13 +24,14 @@ var served = map[string][]string{
 	"string":       strings.Fields("get set setnx setex psetex getset getdel getex mget mset msetnx append strlen getrange substr setrange incr decr incrby decrby incrbyfloat lcs"),
 	"hash":         strings.Fields("hset hsetnx hmset hget hmget hgetall hdel hexists hlen hkeys hvals hstrlen hincrby hincrbyfloat hrandfield hscan"),
 	"generic":      strings.Fields("del unlink exists type keys scan randomkey rename renamenx copy touch expire pexpire expireat pexpireat ttl pttl expiretime pexpiretime persist object wait"),
-	"server":       strings.Fields("dbsize flushdb flushall info config command lastsave save bgsave time memory slowlog latency debug role shutdown swapdb"),
+	"server":       strings.Fields("acl dbsize flushdb flushall info config command lastsave save bgsave time memory slowlog latency debug role shutdown swapdb"),
 	"connection":   strings.Fields("ping echo quit select auth hello client reset"),
 	"transactions": strings.Fields("multi exec discard watch unwatch"),
 	"cluster":      strings.Fields("asking cluster readonly readwrite"),
 }
 
 var servedSubcommands = map[string][]string{
+	"acl":     strings.Fields("cat deluser dryrun genpass getuser help list load log save setuser users whoami"),
 	"object":  strings.Fields("encoding freq idletime refcount help"),
 	"config":  strings.Fields("get set resetstat help rewrite"),
 	"command": strings.Fields("count info docs list getkeys getkeysandflags help"),

@@ -47,6 +47,10 @@ type Store struct {
 	// stamped is set once the running command has taken its seq number,
 	// so that a command changing many keys takes one number.
 	stamped bool
+	// aclHook applies CmdACL writes (see hook.go); nil on shards that do
+	// not hold the ACL users.
+	aclHook func(op []byte) resp.Reply
+
 	// skip is set by a failing CmdTx guard: the number of commands that
 	// follow it in the batch and must not run.
 	skip int
