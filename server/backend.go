@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"github.com/raftcache/raftcache/acl"
 	"time"
 
 	"github.com/raftcache/raftcache/cluster"
@@ -79,6 +80,12 @@ type Backend interface {
 	Meet(ctx context.Context, clusterAddr string) (cluster.Peer, error)
 	Forget(ctx context.Context, id string) error
 
+	// ACL returns the ACL users the server enforces; ProposeACL
+	// replicates one encoded change to them (acl.Op.Encode) and returns
+	// its reply once this node applied it.
+	ACL() *acl.Users
+	ProposeACL(ctx context.Context, op []byte) (resp.Reply, error)
+
 	// Readiness reports whether every shard has a leader and this node's
 	// replicas are within a small lag of them (cluster.Node.Readiness); it
 	// may ask the leaders, within ctx.
@@ -148,6 +155,12 @@ func (b NodeBackend) Meet(ctx context.Context, clusterAddr string) (cluster.Peer
 }
 
 func (b NodeBackend) Forget(ctx context.Context, id string) error { return b.Node.Forget(ctx, id) }
+
+func (b NodeBackend) ACL() *acl.Users { return b.Node.ACL() }
+
+func (b NodeBackend) ProposeACL(ctx context.Context, op []byte) (resp.Reply, error) {
+	return b.Node.ProposeACL(ctx, op)
+}
 
 func (b NodeBackend) LogInfo() cluster.LogInfo { return b.Node.LogInfo() }
 

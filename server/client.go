@@ -24,8 +24,9 @@ func init() {
 		c.reset()
 		// As Redis's RESET, log the connection back in as the default
 		// user: it stays authenticated only when no password is set.
+		s.startUser(c)
 		if g, _ := c.netConn.(*guardConn); g != nil {
-			g.authed = !s.auth.required
+			g.authed = !s.users().AuthRequired()
 		}
 		return resp.Simple("RESET")
 	}
@@ -239,9 +240,11 @@ func (s *Server) clientKill(self *client, args [][]byte) resp.Reply {
 			}
 			filters = append(filters, func(*client) bool { return normal })
 		case resp.EqualFold(opt, "user"):
-			if string(val) != "default" {
+			if s.users().User(string(val)) == nil {
 				return resp.ErrNoSuchUser(val).Reply()
 			}
+			name := string(val)
+			filters = append(filters, func(c *client) bool { return c.userName() == name })
 		case resp.EqualFold(opt, "addr"):
 			addr := string(val)
 			filters = append(filters, func(c *client) bool { return c.addr == addr })

@@ -92,10 +92,9 @@ func cmdHello(s *Server, _ redcon.Conn, c *client, _, _ *resp.Command, a [][]byt
 		case resp.EqualFold(a[j], "auth") && more >= 2:
 			// Checked where it stands among the options, as Redis 7.0
 			// does: a later bad option still leaves the client logged in.
-			if !s.auth.check(a[j+1], a[j+2]) {
+			if !s.authenticate(c, a[0], a[j+1], a[j+2]) {
 				return resp.ErrWrongPass.Reply()
 			}
-			c.setAuthenticated()
 			j += 2
 		case resp.EqualFold(a[j], "setname") && more >= 1:
 			name = a[j+1]

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"github.com/raftcache/raftcache/acl"
 	"net"
 	"slices"
 	"strconv"
@@ -78,6 +79,12 @@ type client struct {
 		readOnly atomic.Bool
 	}
 
+	// user is the ACL user the connection runs as (CLIENT LIST reads it
+	// from other goroutines); userVersion the users' version it was read
+	// at (acl.go).
+	user        atomic.Pointer[acl.User]
+	userVersion uint64
+
 	mu      sync.Mutex
 	name    string
 	libName string
@@ -151,7 +158,7 @@ func (c *client) info(now time.Time) string {
 	b.WriteString(" db=0 sub=0 psub=0 ssub=0 multi=" + strconv.Itoa(int(c.shared.multi.Load())))
 	b.WriteString(" qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0")
 	b.WriteString(" rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=" + cmd)
-	b.WriteString(" user=default redir=-1 resp=" + strconv.Itoa(int(c.shared.proto.Load())))
+	b.WriteString(" user=" + c.userName() + " redir=-1 resp=" + strconv.Itoa(int(c.shared.proto.Load())))
 	b.WriteString(" lib-name=" + libName + " lib-ver=" + libVer)
 	return b.String()
 }

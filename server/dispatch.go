@@ -39,6 +39,12 @@ func (s *Server) dispatch(conn redcon.Conn, c *client, args [][]byte) resp.Reply
 	if !c.authenticated() && !p.cmd.HasFlag(resp.FlagNoAuth) {
 		return resp.ErrNoAuth.Reply()
 	}
+	if c.multi != nil && !p.serving.txControl && p.flags()&resp.FlagNoMulti != 0 {
+		return resp.ErrNotInMulti.Reply()
+	}
+	if r, denied := s.aclDenied(c, &p, args); denied {
+		return r
+	}
 	if (p.cmd.HasFlag(resp.FlagDenyOOM) || p.sub != nil && p.sub.HasFlag(resp.FlagDenyOOM)) && !s.memoryFor(c) {
 		return resp.ErrOOM.Reply()
 	}

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"github.com/raftcache/raftcache/acl"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,6 +19,7 @@ import (
 // applied directly under a lock, in the order they arrive.
 type fakeBackend struct {
 	mu     sync.Mutex
+	users  *acl.Users
 	shards []*store.Store
 	snaps  int
 	// log records every Propose batch, for tests that check what the
@@ -77,7 +79,7 @@ func (b *fakeBackend) proposals() [][][][]byte {
 }
 
 func newFakeBackend(shards int) *fakeBackend {
-	b := &fakeBackend{}
+	b := &fakeBackend{users: acl.New()}
 	for i := 0; i < shards; i++ {
 		b.shards = append(b.shards, store.New())
 	}
@@ -85,6 +87,18 @@ func newFakeBackend(shards int) *fakeBackend {
 }
 
 func (b *fakeBackend) NodeID() string { return "fake" }
+
+func (b *fakeBackend) ACL() *acl.Users { return b.users }
+
+// ProposeACL applies the change as shard 0's FSM would, after decoding
+// it from the bytes a log would carry.
+func (b *fakeBackend) ProposeACL(_ context.Context, op []byte) (resp.Reply, error) {
+	o, err := acl.DecodeOp(op)
+	if err != nil {
+		return resp.Reply{}, err
+	}
+	return b.users.Apply(o), nil
+}
 func (b *fakeBackend) NumShards() int { return len(b.shards) }
 
 // ShardOfSlot splits the slots as cluster does (and Status reports):

@@ -36,7 +36,7 @@ type guardListener struct {
 
 func newGuardListener(ln net.Listener, s *Server) *guardListener {
 	l := &guardListener{Listener: ln, s: s, done: make(chan struct{})}
-	if a, ok := ln.Addr().(*net.TCPAddr); ok && s.cfg.ProtectedMode && !s.auth.required {
+	if a, ok := ln.Addr().(*net.TCPAddr); ok && s.cfg.ProtectedMode && !s.users().AuthRequired() {
 		l.protect = a.IP == nil || a.IP.IsUnspecified()
 	}
 	return l
@@ -137,7 +137,7 @@ func newGuardConn(nc net.Conn, l *guardListener) *guardConn {
 		ln:     l,
 		s:      s,
 		lim:    &s.limits,
-		authed: !s.auth.required,
+		authed: !s.users().AuthRequired(),
 		f:      newFramer(s.limits),
 		in:     make([]byte, inBufSize),
 	}

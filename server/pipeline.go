@@ -50,6 +50,9 @@ func (s *Server) batchable(c *client, args [][]byte) (pipelined, bool) {
 	if p.cmd.HasFlag(resp.FlagDenyOOM) && s.backend.OverMaxMemory() {
 		return pipelined{}, false // served alone, past dispatch's memory check
 	}
+	if u := s.userOf(c); u == nil || u.Check(p.cmd, p.sub, args) != nil {
+		return pipelined{}, false // served alone: dispatch refuses and logs it
+	}
 	return pipelined{args: args, cmd: p.cmd, write: p.write, shard: p.shard, slot: p.slot}, true
 }
 

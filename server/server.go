@@ -1,9 +1,11 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"github.com/raftcache/raftcache/acl"
 	"net"
 	"runtime/debug"
 	"sync"
@@ -28,10 +30,16 @@ type Config struct {
 	// Limits bound what one client can make the server do; zero fields
 	// take their defaults.
 	Limits Limits
-	// RequirePass, when set, is the default user's password: a client
-	// must AUTH (or HELLO ... AUTH) before any other command. New keeps
-	// only a digest of it and clears it from the Config it stores.
+	// RequirePass, when set, is given to the default user of the
+	// backend's ACL users by New (a password hash only; New clears it
+	// from the Config it stores). cmd/raftcache sets it on the users
+	// before the node starts instead, so that the replicated users,
+	// restored from shard 0's log, come after it (see cluster/acl.go).
 	RequirePass string
+	// ACLFile is the aclfile of ACL SAVE and ACL LOAD; empty: none.
+	ACLFile string
+	// ACLLogMaxLen caps the ACL LOG (acllog-max-len; 0: 128).
+	ACLLogMaxLen int
 	// ProtectedMode refuses clients from non-loopback addresses while no
 	// password is set and the server listens on every interface, as
 	// Redis's protected-mode (cmd/raftcache turns it on by default).
@@ -85,10 +93,10 @@ type Server struct {
 	slowlog slowlog
 	latency latencyMonitor
 
-	// limits are cfg.Limits with the defaults filled in; auth holds the
-	// password's digest (see auth.go).
+	// limits are cfg.Limits with the defaults filled in.
 	limits Limits
-	auth   authState
+	// aclLog is the node's ACL LOG (acl.go).
+	aclLog *acl.Log
 }
 
 type stats struct {
@@ -115,7 +123,10 @@ func New(cfg Config, backend Backend, log *zap.Logger) *Server {
 		cancel:  cancel,
 		clients: make(map[int64]*client),
 		limits:  cfg.Limits.withDefaults(),
-		auth:    newAuthState(cfg.RequirePass),
+		aclLog:  acl.NewLog(cmp.Or(cfg.ACLLogMaxLen, 128)),
+	}
+	if cfg.RequirePass != "" {
+		backend.ACL().SetRequirePass([]byte(cfg.RequirePass))
 	}
 	s.cfg.RequirePass = ""
 	s.lastSave.Store(s.started.Unix())
@@ -192,6 +203,7 @@ func (s *Server) accept(conn redcon.Conn) bool {
 	c.setProto(resp.RESP2)
 	c.shared.multi.Store(-1)
 	c.lastCmd.Store(&noCommand)
+	s.startUser(c)
 	if nc := conn.NetConn(); nc != nil {
 		c.laddr = nc.LocalAddr().String()
 	}

@@ -44,6 +44,8 @@ type txState struct {
 type queuedCmd struct {
 	plan
 	args [][]byte
+	// refused: EXEC's ACL check refused it; it does not run.
+	refused bool
 	// inBatch: the command joins the Raft batch (a data command, or a
 	// keyspace-wide one on a single-shard node); otherwise it is a server
 	// command run after the batch.
@@ -105,9 +107,6 @@ func (c *client) unwatch() { c.watched = nil }
 // copy. A refusal returns an error, which marks the transaction dirty
 // (see Server.handle).
 func (s *Server) queue(c *client, p *plan, args [][]byte) resp.Reply {
-	if p.flags()&resp.FlagNoMulti != 0 {
-		return resp.ErrNotInMulti.Reply()
-	}
 	q := queuedCmd{plan: *p}
 	q.shard = -1
 	switch {
@@ -274,6 +273,18 @@ func (s *Server) exec(conn redcon.Conn, c *client) resp.Reply {
 	s.waitPause(c, write)
 
 	results := make([]resp.Reply, len(tx.queue))
+	// The user's rules may have changed since the commands were queued:
+	// a refused command gets its error in EXEC's reply and does not run.
+	for i := range tx.queue {
+		if r, denied := s.execDenied(c, &tx.queue[i]); denied {
+			results[i] = r
+			if tx.queue[i].inBatch {
+				tx.queue[i].inBatch = false
+				batch--
+			}
+			tx.queue[i].refused = true
+		}
+	}
 	if batch > 0 || len(watched) > 0 {
 		cmds := make([][][]byte, 0, batch+1)
 		if len(watched) > 0 {
@@ -317,7 +328,7 @@ func (s *Server) exec(conn redcon.Conn, c *client) resp.Reply {
 	}
 	c.inExec = true
 	for i, q := range tx.queue {
-		if !q.inBatch {
+		if !q.inBatch && !q.refused {
 			results[i] = s.execute(conn, c, &q.plan, q.args)
 		}
 	}

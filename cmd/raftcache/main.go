@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/raftcache/raftcache/acl"
 	"io"
 	"net"
 	"os"
@@ -68,6 +69,8 @@ type options struct {
 	// Client limits and access, named and valued as in redis.conf.
 	requirePass       string
 	protectedMode     bool
+	aclFile           string
+	aclLogMaxLen      int
 	maxClients        int
 	timeoutSecs       int
 	tcpKeepAliveSecs  int
@@ -117,6 +120,8 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.BoolVar(&o.readLease, "read-lease", true, "serve linearizable reads on a shard leader under a lease renewed in the background (true), or confirm leadership with a heartbeat round per read batch (false)")
 	fs.DurationVar(&o.unsafeReadLease, "unsafe-read-lease", 0, "for testing the linearizability checker only: a read lease of this length, ignoring what the followers promised; anything above 0.9 × --raft-heartbeat-timeout can serve stale reads (0: the safe lease)")
 	fs.StringVar(&o.requirePass, "requirepass", "", "password clients must give with AUTH (or HELLO ... AUTH) before any other command; empty: none")
+	fs.StringVar(&o.aclFile, "aclfile", "", "Redis aclfile of the users a new cluster starts with, and of ACL SAVE and ACL LOAD (ACL changes are replicated through shard 0's log: once there are any, this node takes its users from the log, not the file); empty: none")
+	fs.IntVar(&o.aclLogMaxLen, "acllog-max-len", 128, "most entries the ACL LOG keeps")
 	o.protectedMode = true
 	fs.Var((*yesNo)(&o.protectedMode), "protected-mode", "yes or no: while no password is set and --addr listens on every interface, refuse clients from non-loopback addresses")
 	fs.IntVar(&o.maxClients, "maxclients", server.DefaultMaxClients, "most client connections open at once")
@@ -438,7 +443,19 @@ func run(args []string) error {
 	}
 	fsync, _ := wal.ParseSyncMode(o.fsync) // checked by parseFlags
 	eviction, _ := o.eviction()            // checked by parseFlags
+	// The users this node starts with; the replicated ones, restored from
+	// shard 0's log and snapshots when the node opens, come after them.
+	users := acl.New()
+	if o.requirePass != "" {
+		users.SetRequirePass([]byte(o.requirePass))
+	}
+	if o.aclFile != "" {
+		if err := users.LoadFile(o.aclFile); err != nil {
+			return fmt.Errorf("--aclfile: %w", err)
+		}
+	}
 	node, err := cluster.Open(cluster.Config{
+		ACL:                users,
 		NodeID:             o.id,
 		Addr:               clientAddr,
 		Advertise:          o.advertise,
@@ -467,7 +484,7 @@ func run(args []string) error {
 	}
 	nodeRef.Store(node)
 	srv := server.New(server.Config{Addr: o.addr, Version: version, DataDir: o.dir,
-		Limits: o.limits(), RequirePass: o.requirePass, ProtectedMode: o.protectedMode,
+		Limits: o.limits(), ProtectedMode: o.protectedMode, ACLFile: o.aclFile, ACLLogMaxLen: o.aclLogMaxLen,
 		Params: o.params(), LogLevel: &level, ConfigFile: o.configFile},
 		server.NodeBackend{Node: node}, log)
 	if err := srv.Listen(); err != nil {
