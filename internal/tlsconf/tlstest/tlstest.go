@@ -118,3 +118,13 @@ func Write(t testing.TB, dir, prefix string, ca *CA, l *Leaf) Files {
 	}
 	return f
 }
+
+// DER returns the bytes of the first PEM block of data.
+func DER(t testing.TB, data []byte) []byte {
+	t.Helper()
+	b, _ := pem.Decode(data)
+	if b == nil {
+		t.Fatal("no PEM block")
+	}
+	return b.Bytes
+}
