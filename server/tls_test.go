@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/raftcache/raftcache/cluster"
@@ -398,4 +399,53 @@ func TestTLSReload(t *testing.T) {
 	if string(blk) != string(seen) {
 		t.Fatal("the reloaded server still presents the old certificate")
 	}
+}
+
+// BenchmarkTLSConnect measures a new connection and one PING, in plain
+// text and over TLS (a full TLS 1.3 handshake with ECDSA P-256 keys and a
+// client certificate, no session resumption).
+func BenchmarkTLSConnect(b *testing.B) {
+	dir := b.TempDir()
+	ca := tlstest.NewCA(b, "bench-ca")
+	files := tlstest.Write(b, dir, "server", ca, ca.Issue(b, "server"))
+	client := ca.Issue(b, "client")
+	r, err := tlsconf.New(tlsconf.Options{CertFile: files.Cert, KeyFile: files.Key, CAFile: files.CA})
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := New(Config{Addr: "127.0.0.1:0", TLSAddr: "127.0.0.1:0", TLS: r}, newFakeBackend(1), zap.NewNop())
+	if err := s.Listen(); err != nil {
+		b.Fatal(err)
+	}
+	go func() { _ = s.Serve() }()
+	defer s.Close(context.Background())
+	ping := func(c net.Conn) {
+		if _, err := c.Write([]byte("PING\r\n")); err != nil {
+			b.Fatal(err)
+		}
+		buf := make([]byte, 16)
+		if _, err := io.ReadAtLeast(c, buf, 7); err != nil {
+			b.Fatal(err)
+		}
+		c.Close()
+	}
+	b.Run("plain", func(b *testing.B) {
+		for b.Loop() {
+			c, err := net.Dial("tcp", s.Addr().String())
+			if err != nil {
+				b.Fatal(err)
+			}
+			ping(c)
+		}
+	})
+	cfg := &tls.Config{RootCAs: ca.Pool(), ServerName: "server", Certificates: []tls.Certificate{client.TLS}}
+	b.Run("tls", func(b *testing.B) {
+		for b.Loop() {
+			c, err := tls.Dial("tcp", s.TLSAddr().String(), cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ping(c)
+		}
+	})
 }
