@@ -449,3 +449,37 @@ func BenchmarkTLSConnect(b *testing.B) {
 		}
 	})
 }
+
+// TestTLSReloadEndsResumption: a session ticket from before a reload is
+// not honoured after it, so a client the new material would refuse cannot
+// come back by resuming.
+func TestTLSReloadEndsResumption(t *testing.T) {
+	f := startTLS(t, nil)
+	cfg := f.clientTLS(f.client)
+	cfg.ClientSessionCache = tls.NewLRUClientSessionCache(4)
+	dial := func() bool {
+		c, err := tls.Dial("tcp", f.s.TLSAddr().String(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		// TLS 1.3 tickets arrive after the handshake: read a reply.
+		if _, err := c.Write([]byte("PING\r\n")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadAtLeast(c, make([]byte, 7), 7); err != nil {
+			t.Fatal(err)
+		}
+		return c.ConnectionState().DidResume
+	}
+	dial()
+	if !dial() {
+		t.Fatal("the second connection did not resume (the test shows nothing)")
+	}
+	if err := f.s.cfg.TLS.Update(func(*tlsconf.Options) {}); err != nil {
+		t.Fatal(err)
+	}
+	if dial() {
+		t.Fatal("a session from before the reload was resumed")
+	}
+}

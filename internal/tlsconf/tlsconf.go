@@ -12,6 +12,7 @@
 package tlsconf
 
 import (
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
@@ -232,6 +233,14 @@ func load(o Options) (*material, error) {
 	}
 	m.server = base()
 	m.server.ClientAuth = set.clientAuth
+	// Session tickets are sealed with keys of this generation: after a
+	// reload (a new CA, say) no client resumes a session the old material
+	// admitted, as Redis starts a new SSL_CTX on reload.
+	var key [32]byte
+	if _, err := rand.Read(key[:]); err != nil {
+		return nil, fmt.Errorf("session ticket key: %w", err)
+	}
+	m.server.SetSessionTicketKeys([][32]byte{key})
 	m.clusterServer = base()
 	m.clusterServer.ClientAuth = tls.RequireAnyClientCert
 	// No CA names in the certificate request: a node with a foreign
