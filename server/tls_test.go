@@ -483,3 +483,22 @@ func TestTLSReloadEndsResumption(t *testing.T) {
 		t.Fatal("a session from before the reload was resumed")
 	}
 }
+
+// TestTLSGuardAfterHandshake: once the handshake is done, the guard's
+// framer judges a TLS client's bytes as a plain one's.
+func TestTLSGuardAfterHandshake(t *testing.T) {
+	f := startTLS(t, nil)
+	c, err := tls.Dial("tcp", f.s.TLSAddr().String(), f.clientTLS(f.client))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte("PING\r\n*1\r\n$abc\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got, _ := io.ReadAll(c)
+	if want := "+PONG\r\n-ERR Protocol error: invalid bulk length\r\n"; string(got) != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+}
