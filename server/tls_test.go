@@ -273,6 +273,10 @@ func TestTLSHostileHandshakes(t *testing.T) {
 	if n := f.s.stats.tlsHandshakeFailures.Load(); n < 5 {
 		t.Fatalf("%d handshake failures counted", n)
 	}
+	stats := f.redis(t, f.client).Info(t.Context(), "stats").Val()
+	if !strings.Contains(stats, "raftcache_tls_handshake_failures:") || strings.Contains(stats, "raftcache_tls_handshake_failures:0\r") {
+		t.Fatalf("INFO stats:\n%s", stats)
+	}
 	// The server still serves.
 	if err := f.redis(t, f.client).Ping(t.Context()).Err(); err != nil {
 		t.Fatal(err)
@@ -500,5 +504,32 @@ func TestTLSGuardAfterHandshake(t *testing.T) {
 	got, _ := io.ReadAll(c)
 	if want := "+PONG\r\n-ERR Protocol error: invalid bulk length\r\n"; string(got) != want {
 		t.Fatalf("got %q, want %q", got, want)
+	}
+}
+
+// TestTLSConfigRewrite: CONFIG REWRITE writes the tls-* options changed
+// at run time back into the file, never the key's passphrase.
+func TestTLSConfigRewrite(t *testing.T) {
+	conf := filepath.Join(t.TempDir(), "raftcache.conf")
+	if err := os.WriteFile(conf, []byte("# test\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f := startTLS(t, func(cfg *Config, o *tlsconf.Options) { cfg.ConfigFile = conf; o.KeyFilePass = "never written" })
+	c := f.redis(t, f.client)
+	ctx := t.Context()
+	if err := c.Do(ctx, "CONFIG", "SET", "tls-auth-clients", "optional", "tls-protocols", "TLSv1.3").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ConfigRewrite(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(conf)
+	for _, want := range []string{"tls-auth-clients optional\n", "tls-protocols TLSv1.3\n", "tls-cert-file " + f.files.Cert + "\n"} {
+		if !strings.Contains(string(data), want) {
+			t.Errorf("rewritten file lacks %q:\n%s", want, data)
+		}
+	}
+	if strings.Contains(string(data), "never written") || strings.Contains(string(data), "tls-key-file-pass") {
+		t.Fatalf("the passphrase was written:\n%s", data)
 	}
 }
