@@ -155,6 +155,9 @@ func TestTLSClusterEndToEnd(t *testing.T) {
 			t.Fatalf("CLUSTER NODES over TLS lacks %s's TLS port:\n%s", p.id, nodes)
 		}
 	}
+	if out := c.tlsCLI(t, c.tlsAddr(n1), "--cluster", "check", c.tlsAddr(n1)); !strings.Contains(out, "[OK] All 16384 slots covered") {
+		t.Fatalf("redis-cli --tls --cluster check:\n%s", out)
+	}
 	if plain := cli(t, n1.addr(), "CLUSTER", "NODES"); !strings.Contains(plain, fmt.Sprintf(" 127.0.0.1:%d@", n1.port)) {
 		t.Fatalf("CLUSTER NODES in plain text:\n%s", plain)
 	}
