@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/raftcache/raftcache/acl"
 	"github.com/raftcache/raftcache/cluster/wal"
+	"github.com/raftcache/raftcache/internal/tlsconf"
 	"github.com/raftcache/raftcache/store"
 )
 
@@ -81,6 +83,11 @@ type Config struct {
 	// Eviction is maxmemory and its policy at start (zero: none);
 	// CONFIG SET changes it on every node (SetEvictionEverywhere).
 	Eviction EvictionConfig
+	// TLS, when set, makes the cluster port speak mutual TLS (Redis's
+	// tls-cluster yes): every node presents the Reloader's certificate,
+	// and a peer whose certificate the CA did not sign is refused on
+	// either side of the connection. It must have a CA.
+	TLS *tlsconf.Reloader
 	// UnsafeReadLease, when set, replaces the lease duration derived from
 	// the heartbeat timeout. Any value above LeaseDuration(heartbeat) can
 	// serve stale reads: it exists to show that the linearizability
@@ -205,6 +212,9 @@ func Open(cfg Config, log *zap.Logger) (*Node, error) {
 	if _, err := ParseLogStore(cfg.LogStore); err != nil {
 		return nil, err
 	}
+	if cfg.TLS != nil && !cfg.TLS.HasCA() {
+		return nil, errors.New("TLS on the cluster port needs a CA (tls-ca-cert-file or tls-ca-cert-dir) to check the other nodes' certificates")
+	}
 	if err := n.loadShape(); err != nil {
 		return nil, err
 	}
@@ -218,7 +228,11 @@ func Open(cfg Config, log *zap.Logger) (*Node, error) {
 		n.closeWAL()
 		return nil, fmt.Errorf("listen on cluster address %s: %w", cfg.ClusterAddr, err)
 	}
+	if cfg.TLS != nil {
+		ln = tls.NewListener(ln, cfg.TLS.ClusterServerConfig())
+	}
 	n.mux = newMux(ln, n.log.Named("mux"))
+	n.mux.tls = cfg.TLS
 	// Internal RPCs that arrive while the shards open wait on the layer;
 	// they are served once every shard exists.
 	rpcLayer := n.mux.layer(connKindRPC, 0, tcpAddr(n.advertiseCluster))
@@ -264,7 +278,7 @@ func Open(cfg Config, log *zap.Logger) (*Node, error) {
 	n.wg.Add(1)
 	go n.evictLoop()
 	n.log.Info("node started", zap.Int("shards", len(n.shards)), zap.Int("peers", len(n.meta.Peers)),
-		zap.String("cluster_addr", ln.Addr().String()))
+		zap.String("cluster_addr", ln.Addr().String()), zap.Bool("tls", cfg.TLS != nil))
 	return n, nil
 }
 

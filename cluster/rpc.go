@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/raftcache/raftcache/internal/tlsconf"
 )
 
 // Internal RPC between nodes shares the cluster port (mux kind
@@ -218,6 +220,7 @@ func statusOf(err error) []byte {
 // calls are in flight at once and a slow one delays nobody.
 type rpcClient struct {
 	addr   string
+	tls    *tlsconf.Reloader // nil: plain text
 	mu     sync.Mutex
 	conn   *muxConn
 	closed bool
@@ -327,7 +330,7 @@ func (c *rpcClient) connect(ctx context.Context) (*muxConn, error) {
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = min(timeout, time.Until(dl))
 	}
-	nc, err := dialMux(c.addr, muxKey{kind: connKindRPC}, timeout)
+	nc, err := dialMux(c.addr, muxKey{kind: connKindRPC}, timeout, c.tls)
 	if err != nil {
 		return nil, err
 	}
@@ -413,7 +416,7 @@ func (n *Node) rpcTo(addr string) *rpcClient {
 	defer n.rpcMu.Unlock()
 	c := n.rpcClients[addr]
 	if c == nil {
-		c = &rpcClient{addr: addr}
+		c = &rpcClient{addr: addr, tls: n.cfg.TLS}
 		n.rpcClients[addr] = c
 	}
 	return c

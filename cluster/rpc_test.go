@@ -75,7 +75,7 @@ func TestInternalRPC(t *testing.T) {
 
 	// Frame layout: length(4) | request id(8) | op(1) | body; the answer
 	// echoes the id and starts with a status byte.
-	c, err := dialMux(follower.cfg.ClusterAddr, muxKey{kind: connKindRPC}, 3*time.Second)
+	c, err := dialMux(follower.cfg.ClusterAddr, muxKey{kind: connKindRPC}, 3*time.Second, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

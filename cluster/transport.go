@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -11,6 +12,8 @@ import (
 
 	"github.com/hashicorp/raft"
 	"go.uber.org/zap"
+
+	"github.com/raftcache/raftcache/internal/tlsconf"
 )
 
 // Every connection to a node's cluster port starts with an 8-byte header:
@@ -44,6 +47,13 @@ type mux struct {
 	routes map[muxKey]*streamLayer
 	closed chan struct{}
 	wg     sync.WaitGroup
+
+	// tls, when set, is the cluster's TLS material: ln is a TLS listener
+	// and the layers dial with it.
+	tls *tlsconf.Reloader
+	// refusedAt rate-limits the warning about refused peers, per host.
+	refusedMu sync.Mutex
+	refusedAt map[string]time.Time
 }
 
 func newMux(ln net.Listener, log *zap.Logger) *mux {
@@ -80,6 +90,15 @@ func (m *mux) serve() {
 
 func (m *mux) route(c net.Conn) {
 	var hdr [headerLen]byte
+	if tc, ok := c.(*tls.Conn); ok {
+		_ = c.SetDeadline(time.Now().Add(headerTimeout))
+		if err := tc.Handshake(); err != nil {
+			m.refused(c.RemoteAddr(), err)
+			c.Close()
+			return
+		}
+		_ = c.SetDeadline(time.Time{})
+	}
 	_ = c.SetReadDeadline(time.Now().Add(headerTimeout))
 	if _, err := io.ReadFull(c, hdr[:]); err != nil {
 		m.log.Debug("cluster connection without header", zap.String("remote", c.RemoteAddr().String()), zap.Error(err))
@@ -110,10 +129,36 @@ func (m *mux) route(c net.Conn) {
 	}
 }
 
+// refusedLogEvery bounds how often a refused peer is logged, per host: a
+// node with a foreign certificate retries many times a second.
+const refusedLogEvery = 10 * time.Second
+
+// refused logs a cluster connection whose TLS handshake failed: most
+// often a node whose certificate the cluster's CA did not sign, or a
+// node that does not speak TLS.
+func (m *mux) refused(remote net.Addr, err error) {
+	host, _, _ := net.SplitHostPort(remote.String())
+	now := time.Now()
+	m.refusedMu.Lock()
+	if m.refusedAt == nil || len(m.refusedAt) > 1024 { // bounded, whoever knocks
+		m.refusedAt = map[string]time.Time{}
+	}
+	last, seen := m.refusedAt[host]
+	if seen && now.Sub(last) < refusedLogEvery {
+		m.refusedMu.Unlock()
+		return
+	}
+	m.refusedAt[host] = now
+	m.refusedMu.Unlock()
+	m.log.Warn("cluster connection refused: TLS handshake with a peer failed (a certificate the cluster's CA did not sign, or no TLS)",
+		zap.String("remote", remote.String()), zap.Error(err))
+}
+
 // layer returns the raft.StreamLayer for one shard's Raft traffic.
 // advertise is the address other nodes dial to reach this node.
 func (m *mux) layer(kind byte, shard int, advertise net.Addr) *streamLayer {
 	l := &streamLayer{
+		tls:       m.tls,
 		key:       muxKey{kind: kind, shard: uint16(shard)},
 		advertise: advertise,
 		conns:     make(chan net.Conn),
@@ -140,6 +185,7 @@ func (m *mux) Close() error {
 // streamLayer implements raft.StreamLayer over the mux: Accept yields the
 // connections routed to it, Dial writes its header on new connections.
 type streamLayer struct {
+	tls       *tlsconf.Reloader // nil: plain text
 	key       muxKey
 	advertise net.Addr
 	conns     chan net.Conn
@@ -173,7 +219,7 @@ func (l *streamLayer) Close() error {
 func (l *streamLayer) Addr() net.Addr { return l.advertise }
 
 func (l *streamLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	c, err := dialMux(string(addr), l.key, timeout)
+	c, err := dialMux(string(addr), l.key, timeout, l.tls)
 	if err != nil {
 		return nil, err
 	}
@@ -223,11 +269,24 @@ func (c *dialledConn) Close() error {
 	return c.Conn.Close()
 }
 
-func dialMux(addr string, key muxKey, timeout time.Duration) (net.Conn, error) {
+// dialMux connects to a node's cluster port for key's route: over TLS
+// with r's material in force now when r is set (the handshake checks the
+// peer's certificate against the CA, see tlsconf.verifyPeer).
+func dialMux(addr string, key muxKey, timeout time.Duration, r *tlsconf.Reloader) (net.Conn, error) {
 	d := net.Dialer{Timeout: timeout}
 	c, err := d.Dial("tcp", addr)
 	if err != nil {
 		return nil, err
+	}
+	if r != nil {
+		tc := tls.Client(c, r.ClusterClientConfig())
+		_ = tc.SetDeadline(time.Now().Add(timeout))
+		if err := tc.Handshake(); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("TLS handshake with the node at %s: %w", addr, err)
+		}
+		_ = tc.SetDeadline(time.Time{})
+		c = tc
 	}
 	var hdr [headerLen]byte
 	copy(hdr[:], muxMagic)

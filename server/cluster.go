@@ -51,20 +51,20 @@ func cmdCluster(s *Server, _ redcon.Conn, c *client, _, sub *resp.Command, a [][
 	case "myid":
 		return resp.BulkString(s.runID())
 	case "myshardid":
-		return resp.BulkString(s.clusterView(c.ctx).myShardID())
+		return resp.BulkString(s.clusterView(c).myShardID())
 	case "keyslot":
 		return resp.Int(int64(store.SlotOf(a[2])))
 	case "slots":
 		c.clusterAware = true
-		return s.clusterView(c.ctx).slots()
+		return s.clusterView(c).slots()
 	case "shards":
 		c.clusterAware = true
-		return s.clusterView(c.ctx).shardsReply()
+		return s.clusterView(c).shardsReply()
 	case "nodes":
 		c.clusterAware = true
-		return resp.Verbatim(s.clusterView(c.ctx).nodesText(time.Now().UnixMilli()))
+		return resp.Verbatim(s.clusterView(c).nodesText(time.Now().UnixMilli()))
 	case "links":
-		return s.clusterView(c.ctx).links(s.started.UnixMilli())
+		return s.clusterView(c).links(s.started.UnixMilli())
 	case "countkeysinslot":
 		slot, ok := resp.ParseInt(a[2])
 		if !ok {
@@ -239,6 +239,9 @@ type viewNode struct {
 	hexID       string
 	host        string // "" when the client address is unknown (noaddr)
 	port, cport int
+	// plainPort and tlsPort are the node's ports of each kind (0: none);
+	// port is the one of the connection's kind.
+	plainPort, tlsPort int
 	// leads lists the shards shown with this node as their master.
 	leads []int
 }
@@ -255,8 +258,8 @@ type clusterView struct {
 	master []*viewNode // master[i] is shown as the master of shards[i]
 }
 
-func (s *Server) clusterView(ctx context.Context) *clusterView {
-	ctx, cancel := context.WithTimeout(ctx, viewTimeout)
+func (s *Server) clusterView(c *client) *clusterView {
+	ctx, cancel := context.WithTimeout(c.ctx, viewTimeout)
 	defer cancel()
 	v := &clusterView{}
 	byID := map[string]*viewNode{}
@@ -264,7 +267,11 @@ func (s *Server) clusterView(ctx context.Context) *clusterView {
 		n := &viewNode{Peer: m, hexID: cluster.HexID(m.ID)}
 		if host, port, err := net.SplitHostPort(m.Addr); err == nil && host != "" {
 			n.host = host
-			n.port, _ = strconv.Atoi(port)
+			advertised, _ := strconv.Atoi(port)
+			// A TLS connection is shown TLS ports (SLOTS, NODES); SHARDS
+			// shows both, as Redis does.
+			n.port = s.portFor(c, advertised)
+			n.plainPort, n.tlsPort = s.clientPorts(advertised)
 		}
 		if _, cport, err := net.SplitHostPort(m.ClusterAddr); err == nil {
 			n.cport, _ = strconv.Atoi(cport)
@@ -432,12 +439,20 @@ func (v *clusterView) shardsReply() resp.Reply {
 }
 
 func (v *clusterView) shardNode(n *viewNode, role string, st cluster.Status) resp.Reply {
-	kv := []resp.Reply{
-		resp.BulkString("id"), resp.BulkString(n.hexID),
-		resp.BulkString("port"), resp.Int(int64(n.port)),
+	kv := []resp.Reply{resp.BulkString("id"), resp.BulkString(n.hexID)}
+	switch {
+	case n.tlsPort == 0:
+		kv = append(kv, resp.BulkString("port"), resp.Int(int64(n.port)))
+	case n.plainPort == 0:
+		kv = append(kv, resp.BulkString("tls-port"), resp.Int(int64(n.tlsPort)))
+	default:
+		kv = append(kv, resp.BulkString("port"), resp.Int(int64(n.plainPort)),
+			resp.BulkString("tls-port"), resp.Int(int64(n.tlsPort)))
+	}
+	kv = append(kv,
 		resp.BulkString("ip"), resp.BulkString(n.host),
 		resp.BulkString("endpoint"), resp.BulkString(n.host),
-	}
+	)
 	if n.host != "" && net.ParseIP(n.host) == nil {
 		kv = append(kv, resp.BulkString("hostname"), resp.BulkString(n.host))
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/raftcache/raftcache/cluster"
 	"github.com/raftcache/raftcache/config"
+	"github.com/raftcache/raftcache/internal/tlsconf"
 	"github.com/raftcache/raftcache/resp"
 	"github.com/raftcache/raftcache/store"
 )
@@ -46,6 +47,9 @@ type configParam struct {
 	multi bool
 	// unset, if set, says the server has no value to write back.
 	unset func(s *Server) bool
+	// tlsEdit marks a tls-* parameter: configSet reloads the TLS
+	// material once for all of them (config_tls.go).
+	tlsEdit func(o *tlsconf.Options, v string) string
 }
 
 // runtimeConfig holds the values CONFIG SET may change.
@@ -298,13 +302,19 @@ func init() {
 			return func() { s.cfg.LogLevel.SetLevel(lvl) }, ""
 		}, flag: true, def: "info", unset: func(s *Server) bool { return s.cfg.LogLevel == nil }},
 		{name: "dir", get: func(s *Server) string { return s.cfg.DataDir }},
-		{name: "port", get: func(s *Server) string { return s.listenPort() }},
+		{name: "port", get: func(s *Server) string {
+			if s.cfg.Addr == "" {
+				return "0" // no plain-text port, as Redis's port 0
+			}
+			return s.listenPort()
+		}},
 		{name: "bind", get: func(s *Server) string { return s.listenHost() }},
 		{name: "requirepass", get: constant("")},
 		{name: "hash-max-listpack-entries", aliases: []string{"hash-max-ziplist-entries"}, get: entriesGet, set: entriesSet},
 		{name: "hash-max-listpack-value", aliases: []string{"hash-max-ziplist-value"}, get: valueGet, set: valueSet},
 	}
 	configParams = append(configParams, limitParams()...)
+	configParams = append(configParams, tlsParams()...)
 	serverHandlers["config"] = cmdConfig
 }
 
@@ -423,12 +433,19 @@ func (s *Server) configSet(args [][]byte) resp.Reply {
 		}
 		params = append(params, p)
 	}
-	applies := make([]func(), 0, len(params))
+	applies := make([]func(), 0, len(params)+1)
+	values := make([][]byte, len(params))
 	for i, p := range params {
+		values[i] = args[2*i+1]
 		apply, reason := p.set(s, string(args[2*i+1]))
 		if reason != "" {
 			return configSetFailed(args[2*i], reason)
 		}
+		applies = append(applies, apply)
+	}
+	if apply, blame, reason := s.tlsSet(params, values); reason != "" {
+		return configSetFailed(args[2*blame], reason)
+	} else if apply != nil {
 		applies = append(applies, apply)
 	}
 	for _, apply := range applies {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"crypto/tls"
 	"errors"
 	"net"
 	"os"
@@ -29,13 +30,19 @@ type guardListener struct {
 	// protect applies protected mode: it is on, no password is set, and
 	// the listener takes connections on every interface.
 	protect bool
-	active  atomic.Int64
-	done    chan struct{}
-	closed  atomic.Bool
+	// active counts the open connections of every listener of the server
+	// (the plain and the TLS port share maxclients).
+	active *atomic.Int64
+	// tls, when set, makes this the TLS port: each admitted connection is
+	// a TLS server connection, its handshake run by the connection's own
+	// goroutine under tlsHandshakeTimeout (respConn.serve).
+	tls    *tls.Config
+	done   chan struct{}
+	closed atomic.Bool
 }
 
 func newGuardListener(ln net.Listener, s *Server) *guardListener {
-	l := &guardListener{Listener: ln, s: s, done: make(chan struct{})}
+	l := &guardListener{Listener: ln, s: s, active: &s.active, done: make(chan struct{})}
 	if a, ok := ln.Addr().(*net.TCPAddr); ok && s.cfg.ProtectedMode && !s.users().AuthRequired() {
 		l.protect = a.IP == nil || a.IP.IsUnspecified()
 	}
@@ -68,6 +75,9 @@ func (l *guardListener) Accept() (net.Conn, error) {
 			l.reject(nc, resp.ErrProtectedMode, "protected mode")
 		default:
 			l.active.Add(1)
+			if l.tls != nil {
+				nc = tls.Server(nc, l.tls)
+			}
 			return newGuardConn(nc, l), nil
 		}
 	}
@@ -79,6 +89,12 @@ func (l *guardListener) Accept() (net.Conn, error) {
 func (l *guardListener) reject(nc net.Conn, e *resp.Error, reason string) {
 	l.s.stats.rejected.Add(1)
 	l.s.log.Debug("client connection refused", zap.String("addr", nc.RemoteAddr().String()), zap.String("reason", reason))
+	if l.tls != nil {
+		// Plain text would be garbage to a TLS client: it sees the
+		// connection close, as before a handshake failure.
+		_ = nc.Close()
+		return
+	}
 	_ = nc.SetWriteDeadline(time.Now().Add(time.Second))
 	_, _ = nc.Write([]byte("-" + e.Error() + "\r\n"))
 	_ = nc.Close()
@@ -305,7 +321,9 @@ func (g *guardConn) Close() error {
 	if g.closed.Swap(true) {
 		return nil
 	}
-	g.ln.active.Add(-1)
+	if a := g.ln.active; a != nil { // nil only for listeners tests make by hand
+		a.Add(-1)
+	}
 	return g.Conn.Close()
 }
 

@@ -211,6 +211,9 @@ func (s *Server) infoStats(b *infoBuilder) {
 	b.field("tracking_total_keys", "0")
 	b.field("unexpected_error_replies", "0")
 	b.int("total_error_replies", s.stats.errors.Load())
+	// raftcache's own: TLS handshakes that failed or timed out (garbage,
+	// plain text on the TLS port, refused certificates, stalls).
+	b.int("raftcache_tls_handshake_failures", s.stats.tlsHandshakeFailures.Load())
 }
 
 // infoReplication reports each shard's Raft state; the node is a master

@@ -39,12 +39,13 @@ func slotOfKeys(args [][]byte, pos []int) (int, bool) {
 // redirect reports whether this node should run a cluster-aware
 // connection's command for slot (in shard) now; if not, it returns the
 // MOVED reply that sends the client to the shard's leader.
-func (s *Server) redirect(shard, slot int) (resp.Reply, bool) {
+// A TLS connection is sent to the leader's TLS port.
+func (s *Server) redirect(c *client, shard, slot int) (resp.Reply, bool) {
 	id, addr := s.backend.LeaderOf(shard)
 	if id == "" || id == s.backend.NodeID() || addr == "" {
 		return resp.Reply{}, true
 	}
-	return errMoved(slot, addr), false
+	return errMoved(slot, s.addrFor(c, addr)), false
 }
 
 // routeBySlot serves a data command on a cluster-aware connection.
@@ -58,7 +59,7 @@ func (s *Server) routeBySlot(c *client, p *plan, args [][]byte) resp.Reply {
 		s.waitPause(c, false)
 		return shapeReply(c.proto, cmd, args, s.backend.ReadLocal(shard, args))
 	}
-	if r, here := s.redirect(shard, slot); !here {
+	if r, here := s.redirect(c, shard, slot); !here {
 		return r
 	}
 	s.waitPause(c, write)

@@ -52,14 +52,35 @@ const (
 
 // Serve accepts clients until Close. It returns nil after Close.
 func (s *Server) Serve() error {
-	if s.ln == nil {
+	if s.ln == nil && s.tlsLn == nil {
 		return errors.New("serve clients: not listening (call Listen first)")
 	}
-	if _, ok := s.ln.(*guardListener); !ok {
-		s.ln = newGuardListener(s.ln, s)
+	if s.ln != nil {
+		if _, ok := s.ln.(*guardListener); !ok {
+			s.ln = newGuardListener(s.ln, s)
+		}
 	}
+	if s.tlsLn == nil {
+		return s.acceptLoop(s.ln)
+	}
+	if s.ln == nil {
+		return s.acceptLoop(s.tlsLn)
+	}
+	tlsErr := make(chan error, 1)
+	go func() { tlsErr <- s.acceptLoop(s.tlsLn) }()
+	err := s.acceptLoop(s.ln)
+	if err != nil {
+		_ = s.tlsLn.Close()
+		<-tlsErr
+		return err
+	}
+	return <-tlsErr
+}
+
+// acceptLoop accepts clients on one port until it closes.
+func (s *Server) acceptLoop(ln net.Listener) error {
 	for {
-		nc, err := s.ln.Accept()
+		nc, err := ln.Accept()
 		if err != nil {
 			if s.ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 				return nil
@@ -81,7 +102,10 @@ func (s *Server) Serve() error {
 
 // serve runs the connection until it ends, then forgets its client.
 func (rc *respConn) serve() {
-	err := rc.run()
+	err := rc.handshake()
+	if err == nil {
+		err = rc.run()
+	}
 	_ = rc.g.Close()
 	if errors.Is(err, io.EOF) {
 		err = nil

@@ -15,6 +15,7 @@ import (
 	"github.com/tidwall/redcon"
 	"go.uber.org/zap"
 
+	"github.com/raftcache/raftcache/internal/tlsconf"
 	"github.com/raftcache/raftcache/resp"
 )
 
@@ -53,6 +54,18 @@ type Config struct {
 	// ConfigFile is the configuration file the node was started with
 	// (INFO's config_file; CONFIG REWRITE writes to it); empty: none.
 	ConfigFile string
+
+	// TLS, when set, is the TLS material of the client port (and of the
+	// cluster port when TLSCluster): CONFIG SET of the tls-* options
+	// reloads it. TLSAddr is where TLS clients connect (Redis's tls-port);
+	// empty: no TLS port. With TLS, Addr may be empty: no plain-text port
+	// (Redis's port 0).
+	TLS     *tlsconf.Reloader
+	TLSAddr string
+	// TLSCluster says the cluster port speaks TLS (CONFIG GET tls-cluster).
+	TLSCluster bool
+	// TLSHandshakeTimeout bounds a client's TLS handshake (0: 10 s).
+	TLSHandshakeTimeout time.Duration
 }
 
 // RedisVersion is the Redis version raftcache is compatible with and
@@ -66,6 +79,9 @@ type Server struct {
 	log     *zap.Logger
 	backend Backend
 	ln      net.Listener
+	tlsLn   *guardListener // nil without a TLS port
+	// active counts the open client connections of both ports.
+	active  atomic.Int64
 	started time.Time
 	// ctx is cancelled by Close; backend calls run under it.
 	ctx    context.Context
@@ -107,8 +123,10 @@ type stats struct {
 	saves       atomic.Int64 // SAVE and BGSAVE done
 	netIn       atomic.Int64 // bytes read from clients
 	netOut      atomic.Int64 // bytes written to clients
-	perCommand  sync.Map     // full command name → *commandStats
-	perError    sync.Map     // error code → *atomic.Int64
+	// tlsHandshakeFailures counts TLS handshakes that failed or timed out.
+	tlsHandshakeFailures atomic.Int64
+	perCommand           sync.Map // full command name → *commandStats
+	perError             sync.Map // error code → *atomic.Int64
 }
 
 // New returns a server for backend. It does not listen yet.
@@ -144,20 +162,53 @@ func (s *Server) Listen() error {
 	if err := s.setParams(s.cfg.Params); err != nil {
 		return err
 	}
+	if s.cfg.Addr == "" && s.cfg.TLSAddr == "" {
+		return errors.New("no client port: set an address, a TLS address, or both")
+	}
+	if s.cfg.TLSAddr != "" && s.cfg.TLS == nil {
+		return errors.New("a TLS port needs the TLS certificate and key")
+	}
 	lc := net.ListenConfig{KeepAlive: -1}
 	if ka := s.limits.TCPKeepAlive; ka > 0 {
 		lc.KeepAliveConfig = net.KeepAliveConfig{Enable: true, Idle: ka, Interval: max(ka/3, time.Second), Count: 3}
 	}
-	ln, err := lc.Listen(context.Background(), "tcp", s.cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
+	if s.cfg.Addr != "" {
+		ln, err := lc.Listen(context.Background(), "tcp", s.cfg.Addr)
+		if err != nil {
+			return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
+		}
+		s.ln = newGuardListener(ln, s)
 	}
-	s.ln = newGuardListener(ln, s)
+	if s.cfg.TLSAddr != "" {
+		ln, err := lc.Listen(context.Background(), "tcp", s.cfg.TLSAddr)
+		if err != nil {
+			if s.ln != nil {
+				_ = s.ln.Close()
+			}
+			return fmt.Errorf("listen for TLS on %s: %w", s.cfg.TLSAddr, err)
+		}
+		s.tlsLn = newGuardListener(ln, s)
+		s.tlsLn.tls = s.cfg.TLS.ServerConfig()
+	}
 	return nil
 }
 
-// Addr returns the bound address; valid after Listen.
-func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+// Addr returns the bound plain-text address, or the TLS one when there is
+// no plain-text port; valid after Listen.
+func (s *Server) Addr() net.Addr {
+	if s.ln == nil && s.tlsLn != nil {
+		return s.tlsLn.Addr()
+	}
+	return s.ln.Addr()
+}
+
+// TLSAddr returns the bound TLS address, or nil without a TLS port.
+func (s *Server) TLSAddr() net.Addr {
+	if s.tlsLn == nil {
+		return nil
+	}
+	return s.tlsLn.Addr()
+}
 
 // Close stops accepting clients and closes every connection.
 func (s *Server) Close(ctx context.Context) error {
@@ -167,6 +218,11 @@ func (s *Server) Close(ctx context.Context) error {
 	if s.ln != nil {
 		if cerr := s.ln.Close(); cerr != nil && !errors.Is(cerr, net.ErrClosed) {
 			err = fmt.Errorf("close the client listener: %w", cerr)
+		}
+	}
+	if s.tlsLn != nil {
+		if cerr := s.tlsLn.Close(); cerr != nil && !errors.Is(cerr, net.ErrClosed) && err == nil {
+			err = fmt.Errorf("close the TLS client listener: %w", cerr)
 		}
 	}
 	s.mu.Lock()

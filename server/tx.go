@@ -134,7 +134,7 @@ func (s *Server) queue(c *client, p *plan, args [][]byte) resp.Reply {
 			if _, ok := slotOfKeys(args, c.keyPos); !ok {
 				return resp.ErrCrossSlot.Reply()
 			}
-			if r, here := s.redirect(q.shard, q.slot); !here {
+			if r, here := s.redirect(c, q.shard, q.slot); !here {
 				return r
 			}
 		}
@@ -180,7 +180,7 @@ func (s *Server) watch(c *client, cmd *resp.Command, args [][]byte) resp.Reply {
 		}
 	}
 	if c.clusterAware {
-		if r, here := s.redirect(shard, slot); !here {
+		if r, here := s.redirect(c, shard, slot); !here {
 			return r
 		}
 	}
@@ -266,7 +266,7 @@ func (s *Server) exec(conn redcon.Conn, c *client) resp.Reply {
 	} else if c.clusterAware {
 		// Checked again before proposing: leadership may have moved since
 		// the commands were queued. Redis discards the transaction too.
-		if r, here := s.redirect(shard, slot); !here {
+		if r, here := s.redirect(c, shard, slot); !here {
 			return r
 		}
 	}

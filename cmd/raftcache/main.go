@@ -25,6 +25,7 @@ import (
 	"github.com/raftcache/raftcache/cluster/wal"
 	"github.com/raftcache/raftcache/config"
 	"github.com/raftcache/raftcache/gctune"
+	"github.com/raftcache/raftcache/internal/tlsconf"
 	"github.com/raftcache/raftcache/metrics"
 	"github.com/raftcache/raftcache/server"
 	"github.com/raftcache/raftcache/store"
@@ -88,6 +89,35 @@ type options struct {
 	latencyThreshold   int64
 	latencyTracking    bool
 	latencyPercentiles string
+
+	// TLS, named and valued as in redis.conf. port is Redis's port: it
+	// overrides --addr's port, and 0 turns plain text off.
+	port       portFlag
+	tlsPort    int
+	tlsCluster bool
+	tls        tlsconf.Options
+}
+
+// portFlag is --port: unset (the port of --addr) or a port, 0 for none.
+type portFlag struct {
+	set bool
+	n   int
+}
+
+func (p *portFlag) String() string {
+	if p == nil || !p.set {
+		return ""
+	}
+	return strconv.Itoa(p.n)
+}
+
+func (p *portFlag) Set(v string) error {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n > 65535 {
+		return errors.New("must be a port number (0: no plain-text port)")
+	}
+	p.set, p.n = true, n
+	return nil
 }
 
 // newFlagSet defines every flag into o, with its default.
@@ -145,6 +175,19 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	o.latencyTracking = true
 	fs.Var((*yesNo)(&o.latencyTracking), "latency-tracking", "yes or no: keep a latency histogram per command (INFO latencystats, LATENCY HISTOGRAM, metrics)")
 	fs.StringVar(&o.latencyPercentiles, "latency-tracking-info-percentiles", "50 99 99.9", "the percentiles INFO latencystats shows, separated by spaces")
+	fs.Var(&o.port, "port", "the client port, in place of --addr's; 0: no plain-text port (Redis's port 0; needs --tls-port)")
+	fs.IntVar(&o.tlsPort, "tls-port", 0, "serve TLS clients on this port, on --addr's host (0: no TLS port)")
+	fs.StringVar(&o.tls.CertFile, "tls-cert-file", "", "PEM certificate (chain) of this node, for the TLS port and, with --tls-cluster, the cluster port")
+	fs.StringVar(&o.tls.KeyFile, "tls-key-file", "", "PEM private key of --tls-cert-file")
+	fs.StringVar(&o.tls.KeyFilePass, "tls-key-file-pass", "", "passphrase of an encrypted --tls-key-file (legacy PEM encryption; encrypted PKCS#8 is refused)")
+	fs.StringVar(&o.tls.CAFile, "tls-ca-cert-file", "", "PEM CA bundle that client and node certificates are checked against")
+	fs.StringVar(&o.tls.CADir, "tls-ca-cert-dir", "", "directory of PEM CA certificates that client and node certificates are checked against")
+	fs.StringVar(&o.tls.AuthClients, "tls-auth-clients", tlsconf.AuthYes, "yes: TLS clients must present a certificate the CA signed; optional: checked if presented; no: not asked")
+	fs.StringVar(&o.tls.Protocols, "tls-protocols", "", "TLS versions allowed, separated by spaces: TLSv1.2, TLSv1.3 (empty: both)")
+	fs.StringVar(&o.tls.Ciphers, "tls-ciphers", "", "TLS 1.2 cipher suites, OpenSSL's or Go's names separated by ':' (empty: Go's defaults)")
+	fs.StringVar(&o.tls.CipherSuites, "tls-ciphersuites", "", "TLS 1.3 suites: checked and ignored (Go always offers its three TLS 1.3 suites)")
+	fs.Var((*yesNo)(&o.tls.PreferServerCiphers), "tls-prefer-server-ciphers", "yes or no: accepted for Redis's sake; Go orders cipher suites itself")
+	fs.Var((*yesNo)(&o.tlsCluster), "tls-cluster", "yes or no: the cluster port speaks mutual TLS, every node checking the others' certificates against the CA")
 	return fs
 }
 
@@ -175,6 +218,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if _, err := cluster.ParseLogStore(o.logStore); err != nil {
 		return o, fmt.Errorf("--log-store: %w", err)
 	}
+	if err := o.checkTLS(); err != nil {
+		return o, err
+	}
 	if _, err := wal.ParseSyncMode(o.fsync); err != nil {
 		return o, fmt.Errorf("--fsync: %w", err)
 	}
@@ -182,7 +228,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, err
 	}
 	if o.clusterAddr == "" {
-		ca, err := cluster.DefaultClusterAddr(o.addr)
+		ca, err := cluster.DefaultClusterAddr(o.clientListenAddr())
 		if err != nil {
 			return o, err
 		}
@@ -260,7 +306,7 @@ func (o options) clientAddr(peers []cluster.Peer) (string, error) {
 			}
 		}
 	}
-	host, port, err := net.SplitHostPort(o.addr)
+	host, port, err := net.SplitHostPort(o.clientListenAddr())
 	if err != nil {
 		return "", fmt.Errorf("--addr %q: %w", o.addr, err)
 	}
@@ -268,6 +314,62 @@ func (o options) clientAddr(peers []cluster.Peer) (string, error) {
 		host = "127.0.0.1"
 	}
 	return net.JoinHostPort(host, port), nil
+}
+
+// checkTLS checks the TLS flags that need no file.
+func (o options) checkTLS() error {
+	switch {
+	case o.tlsPort < 0 || o.tlsPort > 65535:
+		return errors.New("--tls-port must be a port number (0: no TLS port)")
+	case o.port.set && o.port.n == 0 && o.tlsPort == 0:
+		return errors.New("--port 0 turns plain text off: set --tls-port, or clients have no port")
+	case o.tlsEnabled() && (o.tls.CertFile == "" || o.tls.KeyFile == ""):
+		return errors.New("--tls-port and --tls-cluster need --tls-cert-file and --tls-key-file")
+	case o.tlsCluster && o.tls.CAFile == "" && o.tls.CADir == "":
+		return errors.New("--tls-cluster needs --tls-ca-cert-file or --tls-ca-cert-dir to check the other nodes' certificates")
+	}
+	if _, _, err := net.SplitHostPort(o.addr); err != nil {
+		return fmt.Errorf("--addr %q: %w", o.addr, err)
+	}
+	if err := o.tls.Check(); err != nil {
+		return fmt.Errorf("--%w", err)
+	}
+	return nil
+}
+
+// tlsEnabled reports whether any port speaks TLS.
+func (o options) tlsEnabled() bool { return o.tlsPort != 0 || o.tlsCluster }
+
+// plainAddr is the plain-text client address ("" with --port 0).
+func (o options) plainAddr() string {
+	if !o.port.set {
+		return o.addr
+	}
+	if o.port.n == 0 {
+		return ""
+	}
+	host, _, _ := net.SplitHostPort(o.addr)
+	return net.JoinHostPort(host, strconv.Itoa(o.port.n))
+}
+
+// tlsAddr is the TLS client address: --addr's host, --tls-port ("" when
+// 0).
+func (o options) tlsAddr() string {
+	if o.tlsPort == 0 {
+		return ""
+	}
+	host, _, _ := net.SplitHostPort(o.addr)
+	return net.JoinHostPort(host, strconv.Itoa(o.tlsPort))
+}
+
+// clientListenAddr is the client address the node is known by when no
+// --advertise or --peers entry says otherwise: the plain-text one, or
+// the TLS one when there is no plain-text port.
+func (o options) clientListenAddr() string {
+	if a := o.plainAddr(); a != "" {
+		return a
+	}
+	return o.tlsAddr()
 }
 
 // unspecifiedHost reports whether host names no one address: empty,
@@ -441,6 +543,16 @@ func run(args []string) error {
 				zap.String("advertise", o.advertise), zap.String("peers_entry", p.Addr))
 		}
 	}
+	var tlsMaterial *tlsconf.Reloader
+	if o.tlsEnabled() {
+		if tlsMaterial, err = tlsconf.New(o.tls); err != nil {
+			return fmt.Errorf("TLS: %w", err)
+		}
+	}
+	var clusterTLS *tlsconf.Reloader
+	if o.tlsCluster {
+		clusterTLS = tlsMaterial
+	}
 	fsync, _ := wal.ParseSyncMode(o.fsync) // checked by parseFlags
 	eviction, _ := o.eviction()            // checked by parseFlags
 	// The users this node starts with; the replicated ones, restored from
@@ -478,14 +590,16 @@ func run(args []string) error {
 		UnsafeReadLease:    o.unsafeReadLease,
 		ReadyMaxLag:        o.readyMaxLag,
 		Eviction:           eviction,
+		TLS:                clusterTLS,
 	}, log)
 	if err != nil {
 		return err
 	}
 	nodeRef.Store(node)
-	srv := server.New(server.Config{Addr: o.addr, Version: version, DataDir: o.dir,
+	srv := server.New(server.Config{Addr: o.plainAddr(), Version: version, DataDir: o.dir,
 		Limits: o.limits(), ProtectedMode: o.protectedMode, ACLFile: o.aclFile, ACLLogMaxLen: o.aclLogMaxLen,
-		Params: o.params(), LogLevel: &level, ConfigFile: o.configFile},
+		Params: o.params(), LogLevel: &level, ConfigFile: o.configFile,
+		TLS: tlsMaterial, TLSAddr: o.tlsAddr(), TLSCluster: o.tlsCluster},
 		server.NodeBackend{Node: node}, log)
 	if err := srv.Listen(); err != nil {
 		closeNode(node, log)
@@ -502,12 +616,21 @@ func run(args []string) error {
 			return err
 		}
 	}
+	var tlsAddr string
+	if a := srv.TLSAddr(); a != nil {
+		tlsAddr = a.String()
+	}
 	log.Info("raftcache ready for clients", zap.String("node", o.id), zap.String("addr", srv.Addr().String()),
+		zap.String("tls_addr", tlsAddr), zap.Bool("tls_cluster", o.tlsCluster),
 		zap.String("advertise", clientAddr),
 		zap.String("cluster_addr", o.clusterAddr), zap.String("dir", o.dir), zap.String("version", version))
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve() }()
+	if tlsMaterial != nil {
+		stopReloads := reloadOnSIGHUP(tlsMaterial, log.With(zap.String("node", o.id)))
+		defer stopReloads()
+	}
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	select {
@@ -529,6 +652,32 @@ func run(args []string) error {
 		}
 	}
 	return err
+}
+
+// reloadOnSIGHUP reads the TLS files again on every SIGHUP; new
+// handshakes use them, and files that fail to load change nothing.
+func reloadOnSIGHUP(r *tlsconf.Reloader, log *zap.Logger) (stop func()) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-hup:
+				if err := r.Update(func(*tlsconf.Options) {}); err != nil {
+					log.Warn("SIGHUP: TLS files not reloaded; the certificates in force stay", zap.Error(err))
+					continue
+				}
+				log.Info("SIGHUP: TLS certificates reloaded", zap.String("cert_file", r.Options().CertFile))
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(hup)
+		close(done)
+	}
 }
 
 func closeNode(node *cluster.Node, log *zap.Logger) {

@@ -130,3 +130,56 @@ client-output-buffer-limit 32mb
 		t.Error("a missing config file was accepted")
 	}
 }
+
+// TestTLSFlags checks the TLS options: in the config file and as flags,
+// the addresses they make, and what is refused before any file is read.
+func TestTLSFlags(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "tls.conf")
+	if err := os.WriteFile(conf, []byte(`addr 127.0.0.1:7001
+port 0
+tls-port 7101
+tls-cert-file /etc/raftcache/node.crt
+tls-key-file /etc/raftcache/node.key
+tls-key-file-pass "a pass"
+tls-ca-cert-file /etc/raftcache/ca.crt
+tls-auth-clients optional
+tls-protocols "TLSv1.2 TLSv1.3"
+tls-ciphers ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES256-GCM-SHA384
+tls-ciphersuites TLS_AES_256_GCM_SHA384
+tls-prefer-server-ciphers yes
+tls-cluster yes
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o, err := parseFlags([]string{"--config", conf}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.plainAddr() != "" || o.tlsAddr() != "127.0.0.1:7101" || !o.tlsCluster || o.tls.AuthClients != "optional" ||
+		o.tls.KeyFilePass != "a pass" || !o.tls.PreferServerCiphers || o.tls.Protocols != "TLSv1.2 TLSv1.3" {
+		t.Fatalf("options: %+v", o)
+	}
+	// No plain-text port: the node is known by its TLS address, and its
+	// cluster port is the TLS port + 10000, as in Redis.
+	if got, _ := o.clientAddr(nil); got != "127.0.0.1:7101" || o.clusterAddr != "127.0.0.1:17101" {
+		t.Fatalf("client address %q, cluster address %q", got, o.clusterAddr)
+	}
+	o, err = parseFlags([]string{"--addr", ":7001", "--tls-port", "7101", "--tls-cert-file", "c", "--tls-key-file", "k"}, io.Discard)
+	if err != nil || o.plainAddr() != ":7001" || o.tlsAddr() != ":7101" || o.clusterAddr != ":17001" {
+		t.Fatalf("plain and TLS: %+v %v", o, err)
+	}
+	for _, bad := range [][]string{
+		{"--port", "0"},
+		{"--tls-port", "7101"},
+		{"--tls-cluster", "yes", "--tls-cert-file", "c", "--tls-key-file", "k"},
+		{"--tls-port", "1", "--tls-cert-file", "c", "--tls-key-file", "k", "--tls-auth-clients", "maybe"},
+		{"--tls-port", "1", "--tls-cert-file", "c", "--tls-key-file", "k", "--tls-protocols", "TLSv1"},
+		{"--tls-port", "1", "--tls-cert-file", "c", "--tls-key-file", "k", "--tls-ciphers", "RC4-SHA"},
+		{"--tls-port", "70000"},
+	} {
+		if _, err := parseFlags(bad, io.Discard); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+}
