@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -162,6 +164,19 @@ func TestTLSClusterEndToEnd(t *testing.T) {
 		t.Fatalf("CLUSTER NODES in plain text:\n%s", plain)
 	}
 
+	// redis-py over TLS: RedisCluster (routing by slot, following the TLS
+	// ports CLUSTER SLOTS gives) and a plain Redis client on one node.
+	py := requirePythonRedis(t)
+	script := filepath.Join(t.TempDir(), "tls.py")
+	if err := os.WriteFile(script, []byte(redisPyTLSScript), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	host, port, _ := net.SplitHostPort(c.tlsAddr(c.procs[1]))
+	if out, err := runTool(t, 60*time.Second, "", py, script, host, port, c.client.CA, c.client.Cert, c.client.Key); err != nil ||
+		!strings.HasSuffix(strings.TrimSpace(out), "ok") {
+		t.Fatalf("redis-py over TLS: %v\n%s", err, out)
+	}
+
 	// A cluster-aware TLS connection gets MOVED with the leader's TLS port.
 	for shard := range 3 {
 		leader := c.leaderOf(shard, c.procs)
@@ -299,3 +314,25 @@ func isNodePort(c *tlsCluster, port int) bool {
 	}
 	return false
 }
+
+// redisPyTLSScript drives the cluster's TLS ports with redis-py.
+const redisPyTLSScript = `
+import sys
+import redis
+from redis.cluster import RedisCluster
+
+host, port, ca, cert, key = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+tls = dict(ssl=True, ssl_ca_certs=ca, ssl_certfile=cert, ssl_keyfile=key, ssl_check_hostname=False)
+rc = RedisCluster(host=host, port=port, **tls)
+for i in range(100):
+    assert rc.set("pytls:%d" % i, "v%d" % i)
+for i in range(100):
+    got = rc.get("pytls:%d" % i)
+    assert got == ("v%d" % i).encode(), (i, got)
+rc.close()
+r = redis.Redis(host=host, port=port, **tls)
+assert r.set("pytlsplain", "x") and r.get("pytlsplain") == b"x"
+assert r.mget("pytls:1", "pytls:99", "nope") == [b"v1", b"v99", None]
+r.close()
+print("ok")
+`
