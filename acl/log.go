@@ -91,6 +91,13 @@ func (l *Log) SetMaxLen(n int) {
 	l.mu.Unlock()
 }
 
+// MaxLen returns acllog-max-len.
+func (l *Log) MaxLen() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.maxLen
+}
+
 // Add records an event that happened at now (Redis's addACLLogEntry).
 func (l *Log) Add(e Event, now time.Time) {
 	ms := now.UnixMilli()

@@ -192,6 +192,12 @@ func TestACLCommands(t *testing.T) {
 	if n, err := c.Do(ctx, "ACL", "LOG").Slice(); err != nil || len(n) != 0 {
 		t.Fatalf("ACL LOG after RESET = %v, %v", n, err)
 	}
+	if err := c.Do(ctx, "CONFIG", "SET", "acllog-max-len", "3").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := c.ConfigGet(ctx, "acllog-max-len").Result(); err != nil || v["acllog-max-len"] != "3" {
+		t.Fatalf("CONFIG GET acllog-max-len = %v, %v", v, err)
+	}
 	if err := c.Do(ctx, "ACL", "SETUSER", "bob", "bogus").Err(); errText(err) != "ERR Error in ACL SETUSER modifier 'bogus': Syntax error" {
 		t.Fatalf("ACL SETUSER with a bad rule: %v", err)
 	}

@@ -2,9 +2,9 @@ package server
 
 import (
 	"context"
-	"github.com/raftcache/raftcache/acl"
 	"time"
 
+	"github.com/raftcache/raftcache/acl"
 	"github.com/raftcache/raftcache/cluster"
 	"github.com/raftcache/raftcache/internal/hist"
 	"github.com/raftcache/raftcache/resp"

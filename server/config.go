@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/raftcache/raftcache/acl"
 	"github.com/raftcache/raftcache/cluster"
 	"github.com/raftcache/raftcache/config"
 	"github.com/raftcache/raftcache/internal/tlsconf"
@@ -310,6 +311,18 @@ func init() {
 		}},
 		{name: "bind", get: func(s *Server) string { return s.listenHost() }},
 		{name: "requirepass", get: constant("")},
+		{name: "aclfile", get: func(s *Server) string { return s.cfg.ACLFile }},
+		{name: "acllog-max-len", get: func(s *Server) string { return strconv.Itoa(s.aclLog.MaxLen()) },
+			set: func(s *Server, v string) (func(), string) {
+				n, err := strconv.ParseInt(v, 10, 64)
+				if err != nil {
+					return nil, "argument couldn't be parsed into an integer"
+				}
+				if n < 0 || n > 1<<31-1 {
+					return nil, "argument must be between 0 and 2147483647 inclusive"
+				}
+				return func() { s.aclLog.SetMaxLen(int(n)) }, ""
+			}, flag: true, def: strconv.Itoa(acl.DefaultLogMaxLen)},
 		{name: "hash-max-listpack-entries", aliases: []string{"hash-max-ziplist-entries"}, get: entriesGet, set: entriesSet},
 		{name: "hash-max-listpack-value", aliases: []string{"hash-max-ziplist-value"}, get: valueGet, set: valueSet},
 	}

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"github.com/raftcache/raftcache/acl"
 	"net"
 	"slices"
 	"strconv"
@@ -11,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/raftcache/raftcache/acl"
 	"github.com/raftcache/raftcache/resp"
 )
 

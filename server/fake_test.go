@@ -3,11 +3,11 @@ package server
 import (
 	"context"
 	"fmt"
-	"github.com/raftcache/raftcache/acl"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/raftcache/raftcache/acl"
 	"github.com/raftcache/raftcache/cluster"
 	"github.com/raftcache/raftcache/cluster/wal"
 	"github.com/raftcache/raftcache/internal/hist"

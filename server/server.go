@@ -1,11 +1,9 @@
 package server
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"github.com/raftcache/raftcache/acl"
 	"net"
 	"runtime/debug"
 	"sync"
@@ -15,6 +13,7 @@ import (
 	"github.com/tidwall/redcon"
 	"go.uber.org/zap"
 
+	"github.com/raftcache/raftcache/acl"
 	"github.com/raftcache/raftcache/internal/tlsconf"
 	"github.com/raftcache/raftcache/resp"
 )
@@ -39,8 +38,6 @@ type Config struct {
 	RequirePass string
 	// ACLFile is the aclfile of ACL SAVE and ACL LOAD; empty: none.
 	ACLFile string
-	// ACLLogMaxLen caps the ACL LOG (acllog-max-len; 0: 128).
-	ACLLogMaxLen int
 	// ProtectedMode refuses clients from non-loopback addresses while no
 	// password is set and the server listens on every interface, as
 	// Redis's protected-mode (cmd/raftcache turns it on by default).
@@ -141,7 +138,7 @@ func New(cfg Config, backend Backend, log *zap.Logger) *Server {
 		cancel:  cancel,
 		clients: make(map[int64]*client),
 		limits:  cfg.Limits.withDefaults(),
-		aclLog:  acl.NewLog(cmp.Or(cfg.ACLLogMaxLen, 128)),
+		aclLog:  acl.NewLog(acl.DefaultLogMaxLen),
 	}
 	if cfg.RequirePass != "" {
 		backend.ACL().SetRequirePass([]byte(cfg.RequirePass))

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/raftcache/raftcache/acl"
 	"io"
 	"net"
 	"os"
@@ -21,6 +20,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/raftcache/raftcache/acl"
 	"github.com/raftcache/raftcache/cluster"
 	"github.com/raftcache/raftcache/cluster/wal"
 	"github.com/raftcache/raftcache/config"
@@ -286,6 +286,7 @@ func (o options) params() []server.Param {
 	return []server.Param{
 		{Name: "slowlog-log-slower-than", Value: strconv.FormatInt(o.slowlogSlowerThan, 10)},
 		{Name: "slowlog-max-len", Value: strconv.FormatInt(o.slowlogMaxLen, 10)},
+		{Name: "acllog-max-len", Value: strconv.Itoa(o.aclLogMaxLen)},
 		{Name: "latency-monitor-threshold", Value: strconv.FormatInt(o.latencyThreshold, 10)},
 		{Name: "latency-tracking", Value: (*yesNo)(&o.latencyTracking).String()},
 		{Name: "latency-tracking-info-percentiles", Value: o.latencyPercentiles},
@@ -597,7 +598,7 @@ func run(args []string) error {
 	}
 	nodeRef.Store(node)
 	srv := server.New(server.Config{Addr: o.plainAddr(), Version: version, DataDir: o.dir,
-		Limits: o.limits(), ProtectedMode: o.protectedMode, ACLFile: o.aclFile, ACLLogMaxLen: o.aclLogMaxLen,
+		Limits: o.limits(), ProtectedMode: o.protectedMode, ACLFile: o.aclFile,
 		Params: o.params(), LogLevel: &level, ConfigFile: o.configFile,
 		TLS: tlsMaterial, TLSAddr: o.tlsAddr(), TLSCluster: o.tlsCluster},
 		server.NodeBackend{Node: node}, log)
