@@ -188,11 +188,8 @@ func (s *Shard) expireLoop(ctx context.Context) {
 		if len(keys) == 0 {
 			continue
 		}
-		cmd := make([][]byte, 0, len(keys)+1)
-		cmd = append(cmd, []byte(store.CmdDropExpired))
-		cmd = append(cmd, keys...)
 		pctx, cancel := context.WithTimeout(ctx, s.applyLimit)
-		_, err := s.Propose(pctx, [][][]byte{cmd})
+		_, err := s.Propose(pctx, [][][]byte{store.DropExpiredArgs(keys)})
 		cancel()
 		switch {
 		case err == nil:

@@ -30,6 +30,11 @@ func init() {
 // The server never accepts it from a client: it is not in the command table.
 const CmdDropExpired = "raftcache.dropexpired"
 
+// DropExpiredArgs returns the CmdDropExpired command for keys.
+func DropExpiredArgs(keys [][]byte) [][]byte {
+	return append([][]byte{[]byte(CmdDropExpired)}, keys...)
+}
+
 // numDBs is Redis's default number of databases, which bounds COPY's DB
 // argument before cluster mode refuses any but 0.
 const numDBs = 16
