@@ -20,9 +20,9 @@ import (
 //
 // Each connection keeps its user and the users' version it read it at; a
 // command re-reads the user when the version moved, so a changed user's
-// rules apply from the connection's next command, and a connection whose
-// user was deleted is closed at its next command (Redis closes it at once;
-// an idle connection here stays open, unable to run anything, until then).
+// rules apply from the connection's next command. A connection whose user
+// was deleted is closed within a tenth of a second (closeDeletedUsers), or
+// at its next command if that comes first.
 //
 // The check runs where Redis 7.2 runs it: after NOAUTH and the no-multi
 // refusal, before the cluster redirect and OOM; again for every queued
@@ -59,6 +59,37 @@ func (s *Server) userOf(c *client) *acl.User {
 		}
 	}
 	return c.user.Load()
+}
+
+// closeDeletedUsers closes the connections whose user was deleted (ACL
+// DELUSER, or ACL LOAD of a file without it, on any node: the change
+// arrives through shard 0's log), as Redis kills them, within a tenth of
+// a second; a connection that sends a command first is closed then
+// (aclDenied). It returns when the server closes.
+func (s *Server) closeDeletedUsers() {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	seen := s.users().Version()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+		}
+		users := s.users()
+		v := users.Version()
+		if v == seen {
+			continue
+		}
+		seen = v
+		s.mu.Lock()
+		for _, c := range s.clients {
+			if u := c.user.Load(); u != nil && users.User(u.Name()) == nil {
+				c.kill()
+			}
+		}
+		s.mu.Unlock()
+	}
 }
 
 // userName is the name CLIENT LIST shows for the connection's user.

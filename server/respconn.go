@@ -60,6 +60,7 @@ func (s *Server) Serve() error {
 			s.ln = newGuardListener(s.ln, s)
 		}
 	}
+	go s.closeDeletedUsers()
 	if s.tlsLn == nil {
 		return s.acceptLoop(s.ln)
 	}
