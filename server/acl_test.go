@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -196,6 +197,16 @@ func TestACLCommands(t *testing.T) {
 	}
 	if v, err := c.ConfigGet(ctx, "acllog-max-len").Result(); err != nil || v["acllog-max-len"] != "3" {
 		t.Fatalf("CONFIG GET acllog-max-len = %v, %v", v, err)
+	}
+	// CONFIG SET requirepass is the default user's password.
+	if err := c.ConfigSet(ctx, "requirepass", "hunter2").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.Do(ctx, "ACL", "GETUSER", "default").Slice(); err != nil || !strings.Contains(fmt.Sprint(got), "f52fbd32b2b3b86ff88ef6c490628285f482af15ddcb29541f94bcf526a3f6c7") {
+		t.Fatalf("ACL GETUSER default after CONFIG SET requirepass = %v, %v", got, err)
+	}
+	if v, err := c.ConfigGet(ctx, "requirepass").Result(); err != nil || v["requirepass"] != "" {
+		t.Fatalf("CONFIG GET requirepass = %v, %v", v, err)
 	}
 	if err := c.Do(ctx, "ACL", "SETUSER", "bob", "bogus").Err(); errText(err) != "ERR Error in ACL SETUSER modifier 'bogus': Syntax error" {
 		t.Fatalf("ACL SETUSER with a bad rule: %v", err)

@@ -310,7 +310,16 @@ func init() {
 			return s.listenPort()
 		}},
 		{name: "bind", get: func(s *Server) string { return s.listenHost() }},
-		{name: "requirepass", get: constant("")},
+		// CONFIG SET requirepass sets the default user's password for the
+		// whole cluster (an ACL change through shard 0's log); GET never
+		// shows it.
+		{name: "requirepass", get: constant(""), set: func(s *Server, v string) (func(), string) {
+			return func() {
+				if r := s.proposeACL(acl.RequirePassOp([]byte(v))); r.IsError() {
+					s.log.Warn("requirepass not set", zap.String("error", string(r.Str)))
+				}
+			}, ""
+		}},
 		{name: "aclfile", get: func(s *Server) string { return s.cfg.ACLFile }},
 		{name: "acllog-max-len", get: func(s *Server) string { return strconv.Itoa(s.aclLog.MaxLen()) },
 			set: func(s *Server, v string) (func(), string) {
