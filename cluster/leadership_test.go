@@ -67,7 +67,12 @@ func TestLeadershipRoomMovesWithTheLeader(t *testing.T) {
 // whose transfer then fails, still opens its leadership room in the same
 // term, so it serves reads and runs its leader-only work.
 func TestBarrierRefusedDuringTransferIsRetried(t *testing.T) {
-	g := newGroup(t, 3)
+	// Looser timeouts than newGroup's: with one replica cut off, the
+	// leader must keep its lease on the other under -race on a loaded
+	// machine, and a longer transfer is easier for a barrier to meet.
+	cfg := inmemConfig()
+	cfg.HeartbeatTimeout, cfg.ElectionTimeout, cfg.LeaderLeaseTimeout = 400*time.Millisecond, 400*time.Millisecond, 300*time.Millisecond
+	g := newGroupWith(t, 3, cfg)
 	l := g.leader()
 	var target *replica
 	for _, r := range g.replicas {

@@ -27,6 +27,9 @@ type replica struct {
 type group struct {
 	t        *testing.T
 	replicas []*replica
+	// cfg is the replicas' configuration: inmemConfig unless newGroupWith
+	// gave another.
+	cfg Config
 }
 
 func inmemConfig() Config {
@@ -45,8 +48,11 @@ func inmemConfig() Config {
 
 // newGroup starts n replicas of one shard over raft.InmemTransport, all
 // bootstrapped with the same voters.
-func newGroup(t *testing.T, n int) *group {
-	g := &group{t: t}
+func newGroup(t *testing.T, n int) *group { return newGroupWith(t, n, inmemConfig()) }
+
+// newGroupWith is newGroup with the replicas' configuration.
+func newGroupWith(t *testing.T, n int, cfg Config) *group {
+	g := &group{t: t, cfg: cfg}
 	var servers []raft.Server
 	for i := 0; i < n; i++ {
 		addr, trans := raft.NewInmemTransport("")
@@ -67,7 +73,7 @@ func (g *group) start(r *replica, bootstrap []raft.Server) {
 		id: 0, firstSlot: 0, lastSlot: store16383,
 		nodeID:       r.id,
 		log:          zaptest.NewLogger(g.t).With(),
-		cfg:          inmemConfig(),
+		cfg:          g.cfg,
 		bootstrap:    bootstrap,
 		clientAddrOf: func(id string) string { return "client-" + id },
 	}, shardStorage{logs: store, stable: store, snapshots: raft.NewInmemSnapshotStore(), transport: r.trans})
