@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -191,24 +190,6 @@ func TestTLSRedirectsGiveTLSPorts(t *testing.T) {
 
 func slotOf(key string) int { return store.SlotOf([]byte(key)) }
 
-// lockedBuffer collects a process's output while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
@@ -297,7 +278,7 @@ func TestTLSNoRenegotiation(t *testing.T) {
 	cmd := exec.CommandContext(ctx, openssl, "s_client", "-connect", f.s.TLSAddr().String(), "-tls1_2",
 		"-CAfile", f.files.CA, "-servername", "server")
 	stdin, _ := cmd.StdinPipe()
-	out := &lockedBuffer{}
+	out := &redisoracle.LockedBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

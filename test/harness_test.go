@@ -77,7 +77,7 @@ type proc struct {
 
 	mu      sync.Mutex
 	cmd     *exec.Cmd
-	allLogs lockedWriter // output of every run of this process
+	allLogs redisoracle.LockedBuffer // output of every run of this process
 	done    chan struct{}
 	cleanup bool
 }
@@ -188,25 +188,6 @@ func (p *proc) kill() {
 	case <-time.After(10 * time.Second):
 		p.t.Errorf("%s did not exit after SIGKILL", p.id)
 	}
-}
-
-// lockedWriter collects a process's output; exec's copying goroutines
-// and the test read it concurrently.
-type lockedWriter struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedWriter) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(b)
-}
-
-func (l *lockedWriter) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // cli runs redis-cli against addr with args and returns its output.

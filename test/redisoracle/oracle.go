@@ -5,6 +5,7 @@ package redisoracle
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -191,4 +192,23 @@ func ReadReply(r *bufio.Reader) ([]byte, error) {
 		return out, nil
 	}
 	return line, fmt.Errorf("unknown reply type %q", line[0])
+}
+
+// LockedBuffer collects a process's output while a test reads it: exec's
+// copying goroutines write, the test reads, concurrently.
+type LockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *LockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *LockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
