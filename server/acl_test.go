@@ -85,6 +85,21 @@ func TestACLEnforced(t *testing.T) {
 		t.Fatalf("ACL LOG's entry for DEL = %v", del)
 	}
 
+	// INFO stats counts every refusal: two failed AUTHs (HELLO, then
+	// AUTH); six commands: the two DELs and go-redis's two CLIENT SETINFO
+	// on each of alice's two connections (alice may not run CLIENT, and
+	// go-redis ignores that refusal, as it does Redis's); two keys.
+	info, err := admin.Info(ctx, "stats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"acl_access_denied_auth:2\r\n", "acl_access_denied_cmd:6\r\n",
+		"acl_access_denied_key:2\r\n", "acl_access_denied_channel:0\r\n"} {
+		if !strings.Contains(info, want) {
+			t.Fatalf("INFO stats lacks %q:\n%s", want, info)
+		}
+	}
+
 	// A pipeline: the refused command is answered alone, the others run.
 	alice := redis.NewClient(&redis.Options{Addr: s.Addr().String(), Username: "alice", Password: "pw", MaxRetries: -1})
 	defer alice.Close()

@@ -211,6 +211,13 @@ func (s *Server) infoStats(b *infoBuilder) {
 	b.field("tracking_total_keys", "0")
 	b.field("unexpected_error_replies", "0")
 	b.int("total_error_replies", s.stats.errors.Load())
+	// ACL refusals on this node, as Redis 7 counts them (they survive
+	// ACL LOG RESET).
+	acl := s.aclLog.Stats()
+	b.int("acl_access_denied_auth", acl.Auth)
+	b.int("acl_access_denied_cmd", acl.Command)
+	b.int("acl_access_denied_key", acl.Key)
+	b.int("acl_access_denied_channel", acl.Channel)
 	// raftcache's own: TLS handshakes that failed or timed out (garbage,
 	// plain text on the TLS port, refused certificates, stalls).
 	b.int("raftcache_tls_handshake_failures", s.stats.tlsHandshakeFailures.Load())
