@@ -460,7 +460,8 @@ func fields(kv []any) map[string]any {
 // file ACL SAVE writes, with a redis-server started with --aclfile.
 func TestLiveACLFile(t *testing.T) {
 	if os.Getenv("RAFTCACHE_REDIS_ADDR") != "" {
-		t.Skip("needs a redis-server of its own (--aclfile)")
+		redisoracle.Missing(t, "RAFTCACHE_REDIS_ADDR names a shared redis-server, and this test needs one of its own started with --aclfile",
+			"unset RAFTCACHE_REDIS_ADDR")
 	}
 	path := t.TempDir() + "/users.acl"
 	good := "user alice on nopass sanitize-payload ~a* &c resetchannels -@all +get +config|get +select|0\n" +
