@@ -77,13 +77,15 @@ func (n *Node) ProposeACL(ctx context.Context, op []byte) (resp.Reply, error) {
 	count, f := uint64(r.Elems[0].Int), n.shards[aclShard].fsm
 	ctx, cancel := context.WithTimeout(ctx, aclApplyWait)
 	defer cancel()
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
 	for f.aclOps.Load() < count {
 		select {
 		case <-ctx.Done():
 			n.log.Warn("ACL change committed but not yet applied here", zap.Uint64("change", count),
 				zap.Uint64("applied", f.aclOps.Load()))
 			return r.Elems[1], nil
-		case <-time.After(time.Millisecond):
+		case <-tick.C:
 		}
 	}
 	return r.Elems[1], nil

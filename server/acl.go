@@ -119,9 +119,14 @@ func (s *Server) aclDenied(c *client, p *plan, args [][]byte) (resp.Reply, bool)
 	if c.multi != nil {
 		ctx = acl.ContextMulti
 	}
+	s.logDenial(c, d, ctx)
+	return d.Err().Reply(), true
+}
+
+// logDenial records a refused command in the ACL LOG.
+func (s *Server) logDenial(c *client, d *acl.Denial, ctx acl.Context) {
 	now := time.Now()
 	s.aclLog.Add(d.Event(ctx, c.info(now)), now)
-	return d.Err().Reply(), true
 }
 
 // execDenied is EXEC's check of a queued command: the user's rules may
@@ -136,8 +141,7 @@ func (s *Server) execDenied(c *client, q *queuedCmd) (resp.Reply, bool) {
 	if d == nil {
 		return resp.Reply{}, false
 	}
-	now := time.Now()
-	s.aclLog.Add(d.Event(acl.ContextMulti, c.info(now)), now)
+	s.logDenial(c, d, acl.ContextMulti)
 	return d.ExecErr().Reply(), true
 }
 

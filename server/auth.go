@@ -3,6 +3,7 @@ package server
 import (
 	"github.com/tidwall/redcon"
 
+	"github.com/raftcache/raftcache/acl"
 	"github.com/raftcache/raftcache/resp"
 )
 
@@ -18,7 +19,7 @@ func cmdAuth(s *Server, _ redcon.Conn, c *client, _, _ *resp.Command, a [][]byte
 		if s.users().Default().NoPass() {
 			return resp.ErrAuthNotSet.Reply()
 		}
-		user, password = []byte("default"), a[1]
+		user, password = []byte(acl.DefaultUser), a[1]
 	case 3:
 		user, password = a[1], a[2]
 	default:

@@ -2,7 +2,6 @@ package server
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -10,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"go.uber.org/zap"
 )
@@ -24,17 +22,7 @@ func BenchmarkServerGet(b *testing.B) {
 	for _, depth := range []int{1, 16} {
 		b.Run("P"+strconv.Itoa(depth), func(b *testing.B) {
 			s := New(Config{Addr: "127.0.0.1:0"}, newFakeBackend(3), zap.NewNop())
-			if err := s.Listen(); err != nil {
-				b.Fatal(err)
-			}
-			done := make(chan error, 1)
-			go func() { done <- s.Serve() }()
-			defer func() {
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				defer cancel()
-				_ = s.Close(ctx)
-				<-done
-			}()
+			serveInTest(b, s)
 			c, err := net.Dial("tcp", s.Addr().String())
 			if err != nil {
 				b.Fatal(err)

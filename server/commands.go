@@ -184,14 +184,7 @@ func cmdShutdown(*Server, redcon.Conn, *client, *resp.Command, *resp.Command, []
 // master (it leads a shard) lists the other nodes as its replicas, a node
 // that leads no shard is a replica of shard 0's leader.
 func cmdRole(s *Server, _ redcon.Conn, _ *client, _, _ *resp.Command, _ [][]byte) resp.Reply {
-	leading, shards := 0, 0
-	for _, st := range s.backend.Status() {
-		shards++
-		if st.State == "Leader" {
-			leading++
-		}
-	}
-	if leading > 0 || shards == 0 {
+	if roleOf(s.backend.Status()) == "master" {
 		var replicas []resp.Reply
 		for _, p := range s.backend.Peers() {
 			if p.ID == s.backend.NodeID() {

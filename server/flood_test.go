@@ -213,14 +213,7 @@ func BenchmarkServerPipeline(b *testing.B) {
 		b.Fatal(err)
 	}
 	s.ln = newGuardListener(ln, s)
-	done := make(chan error, 1)
-	go func() { done <- s.Serve() }()
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = s.Close(ctx)
-		<-done
-	}()
+	serveListening(b, s)
 	c, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		b.Fatal(err)

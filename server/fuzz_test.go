@@ -140,16 +140,7 @@ func startPipeServer(tb testing.TB, cfg Config) *pipeServer {
 	s := New(cfg, b, zap.NewNop())
 	pl := &pipeListener{conns: make(chan net.Conn), done: make(chan struct{})}
 	s.ln = newGuardListener(pl, s)
-	done := make(chan error, 1)
-	go func() { done <- s.Serve() }()
-	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := s.Close(ctx); err != nil {
-			tb.Errorf("close: %v", err)
-		}
-		<-done
-	})
+	serveListening(tb, s)
 	return &pipeServer{s: s, b: b, ln: pl}
 }
 

@@ -20,7 +20,7 @@ func startServerWith(t *testing.T, b Backend) *Server {
 }
 
 // serveInTest listens and serves s until the test ends.
-func serveInTest(t *testing.T, s *Server) {
+func serveInTest(t testing.TB, s *Server) {
 	t.Helper()
 	if err := s.Listen(); err != nil {
 		t.Fatal(err)
@@ -29,7 +29,7 @@ func serveInTest(t *testing.T, s *Server) {
 }
 
 // serveListening serves s, which is listening, until the test ends.
-func serveListening(t *testing.T, s *Server) {
+func serveListening(t testing.TB, s *Server) {
 	t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- s.Serve() }()

@@ -368,17 +368,7 @@ func TestPanicInReaderClosesOnlyThatConnection(t *testing.T) {
 func TestPanicInHandlerClosesOnlyThatConnection(t *testing.T) {
 	core, logs := observer.New(zapcore.ErrorLevel)
 	s := New(Config{Addr: "127.0.0.1:0"}, &panickyBackend{newFakeBackend(1)}, zap.New(core))
-	if err := s.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Serve() }()
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = s.Close(ctx)
-		<-done
-	}()
+	serveInTest(t, s)
 	good := dialRaw(t, s)
 	bad := dialRaw(t, s)
 	bad.send("GET panic\r\n")

@@ -223,21 +223,26 @@ func (s *Server) infoStats(b *infoBuilder) {
 	b.int("raftcache_tls_handshake_failures", s.stats.tlsHandshakeFailures.Load())
 }
 
+// roleOf is the node's role as INFO replication and ROLE give it, from
+// its shards' status: master while it leads a shard (or has none), else
+// slave.
+func roleOf(sts []cluster.Status) string {
+	for _, st := range sts {
+		if st.State == "Leader" {
+			return "master"
+		}
+	}
+	if len(sts) == 0 {
+		return "master"
+	}
+	return "slave"
+}
+
 // infoReplication reports each shard's Raft state; the node is a master
 // for the shards it leads and a replica of the others.
 func (s *Server) infoReplication(b *infoBuilder) {
 	sts := s.backend.Status()
-	leading := 0
-	for _, st := range sts {
-		if st.State == "Leader" {
-			leading++
-		}
-	}
-	role := "master"
-	if leading == 0 && len(sts) > 0 {
-		role = "slave"
-	}
-	b.field("role", role)
+	b.field("role", roleOf(sts))
 	b.int("connected_slaves", int64(len(s.backend.Peers())-1))
 	b.field("master_failover_state", "no-failover")
 	b.field("master_replid", s.runID())

@@ -187,10 +187,13 @@ func (s *Server) routeKeys(c *client, p *plan, args [][]byte) {
 // routePlan is the plan of a data command that a server command routes
 // on its own (MEMORY USAGE key): cmd, whose key positions route it.
 func (s *Server) routePlan(c *client, cmd *resp.Command, args [][]byte) plan {
-	p := plan{cmd: cmd, keyed: cmd, write: cmd.IsWrite(), serving: &serving{store: true}}
+	p := plan{cmd: cmd, keyed: cmd, write: cmd.IsWrite(), serving: &routedByServer}
 	s.routeKeys(c, &p, args)
 	return p
 }
+
+// routedByServer is how a data command a server command routes is served.
+var routedByServer = serving{store: true}
 
 // errNoRouteKey answers a data command that has no key to route by in
 // the arguments given (a subcommand of a container without keys).
