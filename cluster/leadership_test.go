@@ -84,13 +84,19 @@ func TestBarrierRefusedDuringTransferIsRetried(t *testing.T) {
 	g.isolate(target) // the transfer cannot complete: it times out
 	s := l.shard
 	deadline := time.Now().Add(10 * time.Second)
-	var transfer raft.Future
+	// transfer carries the running transfer's result; one goroutine per
+	// transfer reads its future (a raft future is not safe for two
+	// readers).
+	var transfer chan error
 	for {
 		if time.Now().After(deadline) {
 			t.Fatal("never saw a barrier refused during a leadership transfer")
 		}
 		if transfer == nil {
-			transfer = s.raft.LeadershipTransferToServer(raft.ServerID(target.id), target.addr)
+			f := s.raft.LeadershipTransferToServer(raft.ServerID(target.id), target.addr)
+			ch := make(chan error, 1)
+			go func() { ch <- f.Error() }()
+			transfer = ch
 		}
 		err := s.raft.Barrier(time.Second).Error()
 		if errors.Is(err, raft.ErrLeadershipTransferInProgress) {
@@ -100,7 +106,7 @@ func TestBarrierRefusedDuringTransferIsRetried(t *testing.T) {
 			t.Fatalf("barrier: %v", err)
 		}
 		select {
-		case <-doneOf(transfer):
+		case <-transfer:
 			transfer = nil // over before a barrier met it: start another
 		default:
 		}
@@ -109,7 +115,7 @@ func TestBarrierRefusedDuringTransferIsRetried(t *testing.T) {
 	var room leaderRoom
 	s.establishLeadership(&room)
 	defer s.revokeLeadership(&room)
-	if err := transfer.Error(); err == nil {
+	if err := <-transfer; err == nil {
 		t.Fatal("the transfer to an isolated replica succeeded")
 	}
 	if !room.open() || room.term != term || !s.IsLeader() || s.raft.CurrentTerm() != term {
@@ -118,14 +124,4 @@ func TestBarrierRefusedDuringTransferIsRetried(t *testing.T) {
 	if _, ok := s.leaderReady(); !ok {
 		t.Fatal("the leader is not ready for reads after its barrier")
 	}
-}
-
-// doneOf returns a channel closed once f has its result.
-func doneOf(f raft.Future) <-chan struct{} {
-	done := make(chan struct{})
-	go func() {
-		_ = f.Error()
-		close(done)
-	}()
-	return done
 }
