@@ -6,13 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/raftcache/raftcache/internal/freeport"
 
 	"github.com/hashicorp/raft"
 	"go.uber.org/zap/zaptest"
@@ -30,33 +30,9 @@ func args(s ...string) [][]byte {
 	return out
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	// The kernel may hand a just-closed port out again: never return the
-	// same address twice in one test binary, or two nodes of a test
-	// cluster could be given one (raft refuses a duplicate address).
-	givenMu.Lock()
-	defer givenMu.Unlock()
-	for range 100 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := ln.Addr().String()
-		ln.Close()
-		if !given[addr] {
-			given[addr] = true
-			return addr
-		}
-	}
-	t.Fatal("no fresh loopback port in 100 tries")
-	return ""
-}
-
-var (
-	givenMu sync.Mutex
-	given   = map[string]bool{}
-)
+// freeAddr returns a loopback address no earlier call returned (two nodes
+// of a test cluster must never be given one: raft refuses a duplicate).
+func freeAddr(t *testing.T) string { return freeport.MustAddr(t) }
 
 func testConfig(t *testing.T, dir string, shards int) Config {
 	return Config{

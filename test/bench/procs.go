@@ -3,9 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"strconv"
@@ -13,6 +11,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/raftcache/raftcache/internal/freeport"
 
 	"github.com/raftcache/raftcache/test/redisoracle"
 )
@@ -118,30 +118,9 @@ func (f *fleet) stopGroup(procs []*process) {
 	f.procs = kept
 }
 
-var (
-	portsMu sync.Mutex
-	given   = map[int]bool{}
-)
-
 // freePort returns a port on 127.0.0.1 that was free a moment ago and that
 // no earlier call returned.
-func freePort() (int, error) {
-	portsMu.Lock()
-	defer portsMu.Unlock()
-	for range 100 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 0, fmt.Errorf("find a free port: %w", err)
-		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
-		if !given[port] {
-			given[port] = true
-			return port, nil
-		}
-	}
-	return 0, errors.New("no unused free port after 100 tries")
-}
+func freePort() (int, error) { return freeport.Port() }
 
 func addrOf(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }
 

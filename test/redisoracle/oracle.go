@@ -18,6 +18,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/raftcache/raftcache/internal/freeport"
 )
 
 // Missing ends a test whose prerequisite is absent: it fails under CI=true
@@ -42,34 +44,9 @@ func RequireTool(t testing.TB, name string) string {
 	return p
 }
 
-var (
-	portsMu sync.Mutex
-	given   = map[int]bool{}
-)
-
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago and
-// that no earlier call in this process has returned: the kernel may hand
-// the same ephemeral port out twice in a row, and two processes of one
-// test must not be told to bind the same one.
-func FreePort(t testing.TB) int {
-	t.Helper()
-	portsMu.Lock()
-	defer portsMu.Unlock()
-	for i := 0; i < 100; i++ {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatalf("find a free port: %v", err)
-		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
-		if !given[port] {
-			given[port] = true
-			return port
-		}
-	}
-	t.Fatal("no unused free port after 100 tries")
-	return 0
-}
+// that no earlier call in this process has returned (see package freeport).
+func FreePort(t testing.TB) int { return freeport.MustPort(t) }
 
 // Start runs redis-server on 127.0.0.1 without persistence, waits until it
 // answers, and stops it when the test ends. extra are more server options
