@@ -124,7 +124,7 @@ func (s *Shard) committer() {
 			total += len(p.cmds)
 		}
 		if !ok || len(replies) != total {
-			respond(e.batch, nil, errBadReply)
+			respond(e.batch, nil, resp.ErrBadBinary)
 			continue
 		}
 		s.stats.apply.Observe(time.Since(e.start))

@@ -29,7 +29,7 @@ func (n *Node) Propose(ctx context.Context, shard int, cmds [][][]byte) ([]resp.
 		if err != nil {
 			return err
 		}
-		replies, err = decodeReplies(body)
+		replies, err = resp.DecodeReplies(body)
 		return err
 	})
 	return replies, err
@@ -59,9 +59,9 @@ func (n *Node) ReadBatch(ctx context.Context, shard int, cmds [][][]byte, out []
 		if err != nil {
 			return err
 		}
-		rs, err := decodeReplies(body)
+		rs, err := resp.DecodeReplies(body)
 		if err == nil && len(rs) != len(cmds) {
-			err = errBadReply
+			err = resp.ErrBadBinary
 		}
 		replies = rs
 		return err

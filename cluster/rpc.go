@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/raftcache/raftcache/internal/tlsconf"
+	"github.com/raftcache/raftcache/resp"
 )
 
 // Internal RPC between nodes shares the cluster port (mux kind
@@ -189,13 +190,13 @@ func (n *Node) handleRPC(req []byte) []byte {
 			if err != nil {
 				return statusOf(err)
 			}
-			return appendReplies([]byte{statusOK}, replies)
+			return resp.AppendReplies([]byte{statusOK}, replies)
 		}
 		replies, err := s.ReadBatch(ctx, e.cmds, nil)
 		if err != nil {
 			return statusOf(err)
 		}
-		return appendReplies([]byte{statusOK}, replies)
+		return resp.AppendReplies([]byte{statusOK}, replies)
 	}
 	return errorStatus(statusError, fmt.Sprintf("unknown op %d", op))
 }

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/raftcache/raftcache/resp"
 )
 
 // slowSink is a connection end that takes a millisecond per write, as a
@@ -125,7 +127,7 @@ func TestInternalRPC(t *testing.T) {
 	read := encodeEntry([]byte{opRead, 0, 0}, 0, [][][]byte{args("GET", "k")})
 	if status, body := call(leader, read); status != statusOK {
 		t.Fatalf("opRead on the leader: status %d %q", status, body)
-	} else if rs, err := decodeReplies(body); err != nil || len(rs) != 1 || string(rs[0].Str) != "v" {
+	} else if rs, err := resp.DecodeReplies(body); err != nil || len(rs) != 1 || string(rs[0].Str) != "v" {
 		t.Fatalf("opRead on the leader: %+v, %v", rs, err)
 	}
 	if status, body := call(follower, read); status != statusNotLeader || string(body) != leader.ID() {

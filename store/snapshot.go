@@ -21,6 +21,8 @@ import (
 //	  Unix seconds)
 //	  encoding(1) then, for a string encoding: value(len-prefixed),
 //	  for a hash encoding: nfields(uvarint) then field, value
+//	version 4 only, when a cross-shard transaction is open or remembered:
+//	  'X' state(len-prefixed; see xtxState.marshal)
 //	'E' crc32-castagnoli of everything before it (4, big endian)
 //
 // Lengths are uvarints. The checksum lets Restore refuse a damaged file
@@ -31,10 +33,11 @@ import (
 // a listpack hash's fields in the hash's order, which is replicated state
 // since small hashes keep Redis's insertion order; version 2 listed them
 // in no particular order, and Restore still reads it (that order becomes
-// the hash's).
+// the hash's). Version 4 adds the 'X' section: the locks, records and
+// decisions of cross-shard transactions are replicated state too.
 const (
 	snapMagic      = "RCSN"
-	snapVersion    = 3
+	snapVersion    = 4
 	minSnapVersion = 2
 	// maxSnapLen bounds any one length read from a snapshot, so that a
 	// damaged file cannot make Restore allocate without limit.
@@ -63,6 +66,7 @@ type Snapshot struct {
 	lastNow   int64
 	seq       uint64
 	deleteSeq [NumSlots]uint64
+	xtx       []byte // the 'X' section, nil when empty
 	done      bool
 }
 
@@ -80,7 +84,11 @@ func (s *Store) Snapshot() *Snapshot {
 	s.snapGen++
 	s.liveSnaps++
 	s.snapSeq = s.seq
-	sn := &Snapshot{s: s, heap: s.heap.view(), lastNow: s.lastNow, seq: s.seq, deleteSeq: s.deleteSeq}
+	sn := &Snapshot{s: s, heap: s.heap.view(), lastNow: s.lastNow, seq: s.seq, deleteSeq: s.deleteSeq,
+}
+	if !s.xtx.empty() {
+		sn.xtx = s.xtx.marshal()
+	}
 	for i := range s.slots {
 		if s.slots[i].t.n > 0 {
 			sn.slots = append(sn.slots, frozenSlot{slot: i, t: s.slots[i].t})
@@ -160,6 +168,10 @@ func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
 			}
 		}
 	}
+	if sn.xtx != nil {
+		enc.byte('X')
+		enc.bytes(sn.xtx)
+	}
 	enc.byte('E')
 	if enc.err == nil {
 		enc.err = bw.Flush()
@@ -193,6 +205,7 @@ func (s *Store) Restore(r io.Reader) error {
 	}
 	s.keys, s.expires, s.lastNow = rs.keys, rs.expires, rs.lastNow
 	s.seq, s.deleteSeq = rs.seq, rs.deleteSeq
+	s.xtx = rs.xtx
 	return nil
 }
 
@@ -207,6 +220,7 @@ type restoring struct {
 	deleteSeq     [NumSlots]uint64
 	pairs         []pair
 	lp            []byte
+	xtx           xtxState
 }
 
 func (rs *restoring) read(r io.Reader) error {
@@ -217,8 +231,9 @@ func (rs *restoring) read(r io.Reader) error {
 	if d.err == nil && string(magic) != snapMagic {
 		return fmt.Errorf("%w: bad magic", ErrCorruptSnapshot)
 	}
-	if v := d.byte(); d.err == nil && (v < minSnapVersion || v > snapVersion) {
-		return fmt.Errorf("%w: unknown version %d", ErrCorruptSnapshot, v)
+	version := d.byte()
+	if d.err == nil && (version < minSnapVersion || version > snapVersion) {
+		return fmt.Errorf("%w: unknown version %d", ErrCorruptSnapshot, version)
 	}
 	rs.lastNow = int64(d.u64())
 	rs.seq = d.u64()
@@ -242,6 +257,18 @@ func (rs *restoring) read(r io.Reader) error {
 		tag := d.byte()
 		if tag == 'E' || d.err != nil {
 			break
+		}
+		if tag == 'X' && version >= 4 {
+			b := d.bytes()
+			if d.err != nil {
+				break
+			}
+			st, err := unmarshalXTx(b)
+			if err != nil {
+				return fmt.Errorf("%w: %w", ErrCorruptSnapshot, err)
+			}
+			rs.xtx = st
+			continue
 		}
 		if tag != 'S' {
 			return fmt.Errorf("%w: unexpected record tag %q", ErrCorruptSnapshot, tag)

@@ -540,8 +540,8 @@ func TestRestoreCraftedSnapshots(t *testing.T) {
 	for name, b := range map[string][]byte{
 		"bad magic":            sealed(append([]byte("RCSX\x02"), make([]byte, 17)...)),
 		"version 1":            sealed(append([]byte("RCSN\x01"), make([]byte, 8)...)),
-		"unknown version":      sealed(append([]byte("RCSN\x04"), make([]byte, 17)...)),
-		"bad record tag":       sealed(append(header(), 'X')),
+		"unknown version":      sealed(append([]byte("RCSN\x05"), make([]byte, 17)...)),
+		"bad record tag":       sealed(append(header(), 'Q')),
 		"slot out of range":    sealed(rec(header(), NumSlots, strEntry("a", 0, "1"))),
 		"repeated slot":        sealed(rec(rec(header(), slotOf("a"), strEntry("a", 0, "1")), slotOf("a"), strEntry("{a}b", 0, "1"))),
 		"key in wrong slot":    sealed(rec(header(), slotOf("a")+1, strEntry("a", 0, "1"))),

@@ -51,6 +51,10 @@ type Store struct {
 	// not hold the ACL users.
 	aclHook func(op []byte) resp.Reply
 
+	// xtx holds cross-shard transactions' locks, records and decisions
+	// (xtx.go); replicated and snapshotted.
+	xtx xtxState
+
 	// skip is set by a failing CmdTx guard: the number of commands that
 	// follow it in the batch and must not run.
 	skip int
@@ -184,6 +188,19 @@ func (s *Store) Apply(now int64, cmds [][][]byte, replies []resp.Reply) []resp.R
 	x := exec{s: s, now: now}
 	for i := 0; i < len(cmds); i++ {
 		s.stamped = false
+		if len(s.xtx.locks) > 0 {
+			if n, locked := s.xtx.lockedAt(cmds, i); locked {
+				// Not run: the command (or a CmdTx guard and the n
+				// commands it governs) names a key a cross-shard
+				// transaction holds.
+				replies = append(replies, ErrLocked.Reply())
+				for range n {
+					replies = append(replies, resp.Null)
+				}
+				i += n
+				continue
+			}
+		}
 		replies = append(replies, x.run(cmds[i]))
 		if s.skip > 0 {
 			n := min(s.skip, len(cmds)-1-i)
@@ -209,6 +226,9 @@ func (s *Store) Read(now int64, args [][]byte) resp.Reply {
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	if len(s.xtx.locks) > 0 && s.xtx.locked(args) {
+		return ErrLocked.Reply()
+	}
 	x := exec{s: s, now: now, read: true, access: h.touch}
 	return h.fn(x, args)
 }
