@@ -84,8 +84,7 @@ func (s *Store) Snapshot() *Snapshot {
 	s.snapGen++
 	s.liveSnaps++
 	s.snapSeq = s.seq
-	sn := &Snapshot{s: s, heap: s.heap.view(), lastNow: s.lastNow, seq: s.seq, deleteSeq: s.deleteSeq,
-}
+	sn := &Snapshot{s: s, heap: s.heap.view(), lastNow: s.lastNow, seq: s.seq, deleteSeq: s.deleteSeq}
 	if !s.xtx.empty() {
 		sn.xtx = s.xtx.marshal()
 	}
