@@ -210,4 +210,6 @@ func (n *Node) startLeaderLoops() {
 	}
 	n.wg.Add(1)
 	go n.leaseLoop()
+	n.wg.Add(1)
+	go n.resolveLoop()
 }

@@ -133,11 +133,10 @@ func (x *exec) rename(a [][]byte, nx bool) resp.Reply {
 	return resp.OK
 }
 
-// cmdCopy follows Redis 7's copyCommand in cluster mode: options first
-// (DB must be an index below 16, and then only 0 is allowed), then the
-// same-key check, whether or not the key exists.
-func cmdCopy(x exec, a [][]byte) resp.Reply {
-	replace := false
+// ParseCopyOptions reads COPY's options (a is the whole command) as
+// Redis 7's copyCommand does in cluster mode: DB must be an index below
+// 16, and then only 0 is allowed. A refusal is the error reply.
+func ParseCopyOptions(a [][]byte) (replace bool, refusal resp.Reply, ok bool) {
 	var db int64
 	for j := 3; j < len(a); j++ {
 		switch {
@@ -146,22 +145,33 @@ func cmdCopy(x exec, a [][]byte) resp.Reply {
 		case resp.EqualFold(a[j], "db") && j+1 < len(a):
 			n, ok := resp.ParseInt(a[j+1])
 			if !ok {
-				return resp.ErrNotInteger.Reply()
+				return false, resp.ErrNotInteger.Reply(), false
 			}
 			if n < math.MinInt32 || n > math.MaxInt32 {
-				return resp.ErrValueBetween(math.MinInt32, math.MaxInt32).Reply()
+				return false, resp.ErrValueBetween(math.MinInt32, math.MaxInt32).Reply(), false
 			}
 			if n < 0 || n >= numDBs {
-				return resp.ErrDBIndex.Reply()
+				return false, resp.ErrDBIndex.Reply(), false
 			}
 			db = n
 			j++
 		default:
-			return resp.ErrSyntax.Reply()
+			return false, resp.ErrSyntax.Reply(), false
 		}
 	}
 	if db != 0 {
-		return resp.ErrCopyCrossDB.Reply()
+		return false, resp.ErrCopyCrossDB.Reply(), false
+	}
+	return replace, resp.Reply{}, true
+}
+
+// cmdCopy follows Redis 7's copyCommand in cluster mode: options first
+// (DB must be an index below 16, and then only 0 is allowed), then the
+// same-key check, whether or not the key exists.
+func cmdCopy(x exec, a [][]byte) resp.Reply {
+	replace, refusal, ok := ParseCopyOptions(a)
+	if !ok {
+		return refusal
 	}
 	src, dst := a[1], a[2]
 	if string(src) == string(dst) {

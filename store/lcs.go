@@ -15,15 +15,28 @@ func init() {
 func cmdLCS(x exec, args [][]byte) resp.Reply {
 	ea, okA := x.lookup(args[1])
 	eb, okB := x.lookup(args[2])
-	if (okA && ea.isHash()) || (okB && eb.isHash()) {
-		return resp.ErrLCSNotStrings.Reply()
-	}
 	var a, b []byte
 	if okA {
 		a = ea.val()
 	}
 	if okB {
 		b = eb.val()
+	}
+	return lcsOf(a, b, okA && ea.isHash(), okB && eb.isHash(), args)
+}
+
+// LCSOf answers LCS (args, the whole command) for keys whose GET replies
+// were a and b — a null for a missing key, WRONGTYPE for a hash — as a
+// cross-shard LCS reads them.
+func LCSOf(a, b resp.Reply, args [][]byte) resp.Reply {
+	return lcsOf(a.Str, b.Str, a.IsError(), b.IsError(), args)
+}
+
+// lcsOf is LCS over the values a and b; aHash and bHash say a key holds
+// a hash (an error, checked before the options as Redis checks it).
+func lcsOf(a, b []byte, aHash, bHash bool, args [][]byte) resp.Reply {
+	if aHash || bHash {
+		return resp.ErrLCSNotStrings.Reply()
 	}
 	var getLen, getIdx, withMatchLen bool
 	var minMatchLen int64

@@ -73,6 +73,9 @@ func IsLocked(r resp.Reply) bool {
 var (
 	XCommitted = resp.Simple("COMMIT")
 	XAborted   = resp.Simple("ABORT")
+	// XExists: CmdXDecide aborted because a key that had to be absent
+	// exists.
+	XExists = resp.Simple("EXISTS")
 	// XUnknown: a transaction older than the decision shard remembers
 	// commits (xtxRetention); its resolver must not guess.
 	XUnknown = resp.Simple("UNKNOWN")
@@ -469,9 +472,9 @@ func cmdXPrepare(x exec, a [][]byte) resp.Reply {
 }
 
 // cmdXDecide is the commit point. It answers [decision, reads, replies]:
-// COMMIT with the reads' and the commands' replies, or ABORT with an
-// empty reads array when the decision was abort (recorded earlier, past
-// the deadline, or an absent key exists) — or, for a lock held by
+// COMMIT with the reads' and the commands' replies, EXISTS (abort) with
+// the reads when a key that had to be absent exists, or ABORT when the
+// decision was abort already or the deadline has passed — or, for a lock held by
 // another transaction or a watched key that changed, ErrLocked or a null
 // array, with abort recorded.
 func cmdXDecide(x exec, a [][]byte) resp.Reply {
@@ -511,7 +514,7 @@ func cmdXDecide(x exec, a [][]byte) resp.Reply {
 	reads := x.runAll(t.Reads, true)
 	for _, k := range t.Absent {
 		if _, exists := x.lookup(k); exists {
-			return abort(resp.Array(XAborted, resp.Array(reads...), resp.EmptyArr))
+			return abort(resp.Array(XExists, resp.Array(reads...), resp.EmptyArr))
 		}
 	}
 	replies := x.runAll(t.Cmds, false)
@@ -637,6 +640,14 @@ func ParseXPending(r resp.Reply) ([]XPending, error) {
 		out = append(out, XPending{ID: e.Elems[0].Str, Deadline: e.Elems[1].Int, DecisionShard: int(e.Elems[2].Int)})
 	}
 	return out, nil
+}
+
+// HasXRecords reports whether a cross-shard transaction is prepared on
+// the store and awaits its decision.
+func (s *Store) HasXRecords() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.xtx.recs) > 0
 }
 
 // empty reports whether no transaction is open or remembered.
