@@ -144,6 +144,11 @@ var (
 	ErrNotInMulti     = NewError("ERR Command not allowed inside a transaction")
 	ErrTxReplies      = NewError("ERR unexpected number of replies for a transaction")
 	ErrNoACLShard     = NewError("ERR this shard does not hold the ACL users")
+	// ErrTryAgainLocked answers a command that met a key a cross-shard
+	// transaction held for longer than the server waits, or a cross-shard
+	// transaction that kept meeting others' locks; Redis clients retry
+	// TRYAGAIN.
+	ErrTryAgainLocked = NewError("TRYAGAIN a cross-shard transaction holds a key of this command; try again")
 )
 
 // ErrMoved returns Redis Cluster's redirect to the node at addr serving

@@ -118,23 +118,25 @@ func (s *Server) route(c *client, p *plan, args [][]byte) resp.Reply {
 	return shapeReply(c.proto, p.keyed, args, s.execOnShard(c, p.write, p.shard, p.slot, args))
 }
 
-// routeSplit serves a command whose keys span shards.
+// routeSplit serves a command whose keys span shards on a plain
+// connection: DEL, UNLINK, EXISTS, TOUCH and MGET are split by shard (each
+// shard's part atomic); MSET, MSETNX, RENAME, RENAMENX, COPY and LCS run
+// as cross-shard transactions (xcmds.go), atomic across shards; any other
+// command gets CROSSSLOT.
 func (s *Server) routeSplit(c *client, cmd *resp.Command, args [][]byte) resp.Reply {
 	switch cmd.Name {
 	case "del", "unlink", "exists", "touch":
 		return s.splitSum(c, cmd, args)
 	case "mget":
 		return s.splitMGet(c, cmd, args)
-	case "mset":
-		if len(args)%2 == 0 {
-			return resp.ErrWrongArgs(cmd.Name).Reply()
-		}
-		return s.splitMSet(c, cmd, args)
-	case "msetnx":
+	case "mset", "msetnx":
 		// Checked first, as Redis checks arity before anything else.
 		if len(args)%2 == 0 {
 			return resp.ErrWrongArgs(cmd.Name).Reply()
 		}
+	}
+	if r, ok := s.crossShard(c, cmd, args); ok {
+		return shapeReply(c.proto, cmd, args, r)
 	}
 	return resp.ErrCrossSlot.Reply()
 }
@@ -190,46 +192,15 @@ func (s *Server) runParts(c *client, cmd *resp.Command, parts []part) []resp.Rep
 // splitSum serves DEL, UNLINK, EXISTS and TOUCH across shards: each shard
 // counts its own keys and the counts add up.
 func (s *Server) splitSum(c *client, cmd *resp.Command, args [][]byte) resp.Reply {
-	var total int64
-	for _, r := range s.runParts(c, cmd, s.split(args, 1)) {
-		if r.Kind != resp.KindInt {
-			return r
-		}
-		total += r.Int
-	}
-	return resp.Int(total)
+	parts := s.split(args, 1)
+	return mergeSplit(cmd, len(args), parts, s.runParts(c, cmd, parts))
 }
 
 // splitMGet serves MGET across shards and puts the values back in the
 // order of the keys.
 func (s *Server) splitMGet(c *client, cmd *resp.Command, args [][]byte) resp.Reply {
 	parts := s.split(args, 1)
-	out := make([]resp.Reply, len(args)-1)
-	for i, r := range s.runParts(c, cmd, parts) {
-		if r.Kind != resp.KindArray || len(r.Elems) != len(parts[i].pos) {
-			if r.IsError() {
-				return r
-			}
-			return resp.ErrShardReply("MGET", parts[i].shard).Reply()
-		}
-		for j, p := range parts[i].pos {
-			out[p] = r.Elems[j]
-		}
-	}
-	return resp.Array(out...)
-}
-
-// splitMSet serves MSET across shards: each shard sets its own pairs
-// atomically; the shards are not atomic together, so a reader may see
-// one shard's pairs before another's, and an error leaves the other
-// shards' pairs set.
-func (s *Server) splitMSet(c *client, cmd *resp.Command, args [][]byte) resp.Reply {
-	for _, r := range s.runParts(c, cmd, s.split(args, 2)) {
-		if r.IsError() {
-			return r
-		}
-	}
-	return resp.OK
+	return mergeSplit(cmd, len(args), parts, s.runParts(c, cmd, parts))
 }
 
 // execOnShard runs one command on one shard for c: writes through Raft,
@@ -237,6 +208,23 @@ func (s *Server) splitMSet(c *client, cmd *resp.Command, args [][]byte) resp.Rep
 // points. It is the one place where a write goes to Propose and a read to
 // Read, and it is safe to call concurrently for one connection.
 func (s *Server) execOnShard(c *client, write bool, shard, slot int, args [][]byte) resp.Reply {
+	return untilUnlocked(func() resp.Reply { return s.execOnShardOnce(c, write, shard, slot, args) })
+}
+
+// untilUnlocked runs do again while its reply says a key was locked by a
+// cross-shard transaction (the command did not run), until the server's
+// patience ends (TRYAGAIN).
+func untilUnlocked(do func() resp.Reply) resp.Reply {
+	var w lockWait
+	for {
+		r := do()
+		if !store.IsLocked(r) || !w.again() {
+			return unlocked(r)
+		}
+	}
+}
+
+func (s *Server) execOnShardOnce(c *client, write bool, shard, slot int, args [][]byte) resp.Reply {
 	if write {
 		replies, err := s.backend.Propose(s.ctx, shard, [][][]byte{args})
 		if err != nil {

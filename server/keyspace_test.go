@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/raftcache/raftcache/store"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -111,8 +112,24 @@ func TestMultiKeyAcrossShards(t *testing.T) {
 			if err := c.MSet(ctx, pairs...).Err(); err != nil {
 				t.Fatal(err)
 			}
-			if got := len(b.proposals()) - before; got != 3 {
-				t.Fatalf("MSET over three shards made %d proposals, want one per shard", got)
+			// One cross-shard transaction: two shards prepared, the
+			// third (the highest) decides and sets its own pairs, then
+			// the two commit theirs.
+			var steps []string
+			for _, batch := range b.proposals()[before:] {
+				for _, cmd := range batch {
+					steps = append(steps, string(cmd[0]))
+				}
+			}
+			slices.Sort(steps)
+			want := []string{store.CmdXCommit, store.CmdXCommit, store.CmdXDecide, store.CmdXPrepare, store.CmdXPrepare}
+			if !slices.Equal(steps, want) {
+				t.Fatalf("MSET over three shards proposed %q, want %q", steps, want)
+			}
+			for shard := range 3 {
+				if b.shards[shard].HasXLocks() {
+					t.Fatalf("shard %d still holds locks after MSET", shard)
+				}
 			}
 			vals, err := c.MGet(ctx, append(keys, "missing")...).Result()
 			if err != nil || len(vals) != 61 || vals[60] != nil {
@@ -129,9 +146,20 @@ func TestMultiKeyAcrossShards(t *testing.T) {
 			if n, err := c.Del(ctx, keys[:30]...).Result(); err != nil || n != 30 {
 				t.Fatalf("DEL = %d, %v", n, err)
 			}
-			if err := c.MSetNX(ctx, "a", "1", "b", "2").Err(); err == nil ||
-				err.Error() != "CROSSSLOT Keys in request don't hash to the same slot" {
-				t.Fatalf("MSETNX across shards: %v", err)
+			// MSETNX over keys 30.. (present) and new ones: nothing set;
+			// over new keys only: all set.
+			fresh := []any{fmt.Sprintf("nx%d:a", proto), "1", fmt.Sprintf("nx%d:b", proto), "2", fmt.Sprintf("nx%d:c", proto), "3"}
+			if ok, err := c.MSetNX(ctx, append(fresh, keys[59], "x")...).Result(); err != nil || ok {
+				t.Fatalf("MSETNX with an existing key = %v, %v", ok, err)
+			}
+			if n, err := c.Exists(ctx, fresh[0].(string), fresh[2].(string), fresh[4].(string)).Result(); err != nil || n != 0 {
+				t.Fatalf("a refused MSETNX set %d keys (%v)", n, err)
+			}
+			if ok, err := c.MSetNX(ctx, fresh...).Result(); err != nil || !ok {
+				t.Fatalf("MSETNX of new keys = %v, %v", ok, err)
+			}
+			if n, err := c.Exists(ctx, fresh[0].(string), fresh[2].(string), fresh[4].(string)).Result(); err != nil || n != 3 {
+				t.Fatalf("MSETNX set %d of 3 keys (%v)", n, err)
 			}
 		})
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/tidwall/redcon"
 
 	"github.com/raftcache/raftcache/resp"
+	"github.com/raftcache/raftcache/store"
 )
 
 // Pipelined commands are served in runs. redcon hands the server one
@@ -238,6 +239,51 @@ func (s *Server) runOnShard(run []pipelined, g *shardGroup) {
 			run[i].reply = s.backendError(err, run[i].slot)
 		} else {
 			run[i].reply = replies[j]
+		}
+	}
+	s.retryLocked(run, g)
+}
+
+// retryLocked runs again, in their order, the commands of a shard's part
+// of a run that met a key a cross-shard transaction held (they did not
+// run), until none does or the server's patience ends (TRYAGAIN). The
+// others have run: pipelined commands are concurrent requests, and one
+// that waits for a lock does not hold back those that need none.
+func (s *Server) retryLocked(run []pipelined, g *shardGroup) {
+	var w lockWait
+	for {
+		var again []int
+		for _, i := range g.idx {
+			if store.IsLocked(run[i].reply) {
+				again = append(again, i)
+			}
+		}
+		if len(again) == 0 {
+			return
+		}
+		if !w.again() {
+			for _, i := range again {
+				run[i].reply = unlocked(run[i].reply)
+			}
+			return
+		}
+		cmds := make([][][]byte, len(again))
+		for k, i := range again {
+			cmds[k] = run[i].args
+		}
+		var replies []resp.Reply
+		var err error
+		if g.write {
+			replies, err = s.backend.Propose(s.ctx, g.shard, cmds)
+		} else {
+			replies, err = s.backend.ReadBatch(s.ctx, g.shard, cmds, nil)
+		}
+		for k, i := range again {
+			if err != nil {
+				run[i].reply = s.backendError(err, run[i].slot)
+			} else {
+				run[i].reply = replies[k]
+			}
 		}
 	}
 }

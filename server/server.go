@@ -110,6 +110,8 @@ type Server struct {
 	limits Limits
 	// aclLog is the node's ACL LOG (acl.go).
 	aclLog *acl.Log
+	// xtx coordinates cross-shard transactions (xtx.go).
+	xtx *xcoord
 }
 
 type stats struct {
@@ -144,6 +146,7 @@ func New(cfg Config, backend Backend, log *zap.Logger) *Server {
 		backend.ACL().SetRequirePass([]byte(cfg.RequirePass))
 	}
 	s.cfg.RequirePass = ""
+	s.xtx = newXCoord(s.log)
 	s.lastSave.Store(s.started.Unix())
 	s.startupMemory = s.memoryReport().used
 	s.initConfig()

@@ -123,7 +123,7 @@ func (s *Server) queue(c *client, p *plan, args [][]byte) resp.Reply {
 		if p.shard < 0 {
 			return errNoRouteKey(p.cmd)
 		}
-		if p.spans {
+		if p.spans && (c.clusterAware || !splitInMulti(p.cmd)) {
 			return resp.ErrCrossSlot.Reply()
 		}
 		q.inBatch = true
@@ -166,10 +166,6 @@ func (s *Server) watch(c *client, cmd *resp.Command, args [][]byte) resp.Reply {
 		return resp.ErrWatchInMulti.Reply()
 	}
 	p := s.routePlan(c, cmd, args)
-	slot, shard := p.slot, p.shard
-	if p.spans {
-		return resp.ErrCrossSlot.Reply()
-	}
 	if _, one := slotOfKeys(args, c.keyPos); c.clusterAware && !one {
 		return resp.ErrCrossSlot.Reply()
 	}
@@ -180,7 +176,7 @@ func (s *Server) watch(c *client, cmd *resp.Command, args [][]byte) resp.Reply {
 		}
 	}
 	if c.clusterAware {
-		if r, here := s.redirect(c, shard, slot); !here {
+		if r, here := s.redirect(c, p.shard, p.slot); !here {
 			return r
 		}
 	}
@@ -188,20 +184,39 @@ func (s *Server) watch(c *client, cmd *resp.Command, args [][]byte) resp.Reply {
 		return resp.OK
 	}
 	s.waitPause(c, false)
-	r, err := s.backend.Read(s.ctx, shard, store.VersionArgs(fresh))
-	if err != nil {
-		return s.backendError(err, slot)
+	// A plain connection may watch keys of several shards: each shard
+	// reports its own keys' versions (a cross-shard EXEC checks them).
+	byShard := map[int][][]byte{}
+	var shards []int
+	for _, key := range fresh {
+		shard := s.backend.ShardOfSlot(store.SlotOf(key))
+		if _, seen := byShard[shard]; !seen {
+			shards = append(shards, shard)
+		}
+		byShard[shard] = append(byShard[shard], key)
 	}
-	if r.IsError() {
-		return r
-	}
-	versions, err := store.ParseVersions(fresh, r)
-	if err != nil {
-		return resp.ErrorReply(err)
-	}
-	for _, v := range versions {
-		v.Key = append([]byte(nil), v.Key...)
-		c.watched = append(c.watched, watchedKey{KeyVersion: v, shard: shard, slot: store.SlotOf(v.Key)})
+	for _, shard := range shards {
+		keys := byShard[shard]
+		var err error
+		r := untilUnlocked(func() resp.Reply {
+			var r resp.Reply
+			r, err = s.backend.Read(s.ctx, shard, store.VersionArgs(keys))
+			return r
+		})
+		if err != nil {
+			return s.backendError(err, p.slot)
+		}
+		if r.IsError() {
+			return r
+		}
+		versions, err := store.ParseVersions(keys, r)
+		if err != nil {
+			return resp.ErrorReply(err)
+		}
+		for _, v := range versions {
+			v.Key = append([]byte(nil), v.Key...)
+			c.watched = append(c.watched, watchedKey{KeyVersion: v, shard: shard, slot: store.SlotOf(v.Key)})
+		}
 	}
 	return resp.OK
 }
@@ -240,26 +255,32 @@ func (s *Server) exec(conn redcon.Conn, c *client) resp.Reply {
 	// watched key. A keyspace-wide command has no shard of its own (the
 	// node then has one shard).
 	shard, slot := -1, 0
-	write, batch := false, 0
+	write, batch, cross := false, 0, false
+	joins := func(qShard, qSlot int) bool {
+		if shard >= 0 && (qShard != shard || c.clusterAware && qSlot != slot) {
+			if c.clusterAware {
+				return false
+			}
+			cross = true // a plain connection's keys in several shards
+		}
+		shard, slot = qShard, qSlot
+		return true
+	}
 	for _, q := range tx.queue {
 		if !q.inBatch {
 			continue
 		}
 		batch++
 		write = write || q.write
-		if q.shard < 0 {
-			continue
-		}
-		if shard >= 0 && (q.shard != shard || c.clusterAware && q.slot != slot) {
+		cross = cross || q.spans
+		if q.shard >= 0 && !joins(q.shard, q.slot) {
 			return resp.ErrCrossSlot.Reply()
 		}
-		shard, slot = q.shard, q.slot
 	}
 	for _, w := range watched {
-		if shard >= 0 && (w.shard != shard || c.clusterAware && w.slot != slot) {
+		if !joins(w.shard, w.slot) {
 			return resp.ErrCrossSlot.Reply()
 		}
-		shard, slot = w.shard, w.slot
 	}
 	if shard < 0 {
 		shard = 0
@@ -285,15 +306,21 @@ func (s *Server) exec(conn redcon.Conn, c *client) resp.Reply {
 			tx.queue[i].refused = true
 		}
 	}
-	if batch > 0 || len(watched) > 0 {
-		cmds := make([][][]byte, 0, batch+1)
-		if len(watched) > 0 {
-			keys := make([]store.KeyVersion, len(watched))
-			for i, w := range watched {
-				keys[i] = w.KeyVersion
-			}
-			cmds = append(cmds, store.TxArgs(batch, keys))
+	switch {
+	case cross:
+		if r, ok := s.execCross(c, tx, watched, write, results); !ok {
+			return r
 		}
+	case batch > 0 || len(watched) > 0:
+		// The guard goes first even with nothing watched: it makes the
+		// whole batch wait, rather than part of it run, while a
+		// cross-shard transaction holds one of its keys.
+		cmds := make([][][]byte, 0, batch+1)
+		keys := make([]store.KeyVersion, len(watched))
+		for i, w := range watched {
+			keys[i] = w.KeyVersion
+		}
+		cmds = append(cmds, store.TxArgs(batch, keys))
 		for _, q := range tx.queue {
 			if q.inBatch {
 				cmds = append(cmds, q.args)
@@ -302,22 +329,28 @@ func (s *Server) exec(conn redcon.Conn, c *client) resp.Reply {
 		if write {
 			c.markWrote(shard)
 		}
-		replies, err := s.backend.Propose(s.ctx, shard, cmds)
+		var replies []resp.Reply
+		var err error
+		g := untilUnlocked(func() resp.Reply {
+			replies, err = s.backend.Propose(s.ctx, shard, cmds)
+			if err != nil || len(replies) != len(cmds) {
+				return resp.Reply{}
+			}
+			return replies[0]
+		})
 		if err != nil {
 			return s.backendError(err, slot)
 		}
 		if len(replies) != len(cmds) {
 			return resp.ErrTxReplies.Reply()
 		}
-		if len(watched) > 0 {
-			if g := replies[0]; g.Kind != resp.KindSimple {
-				if g.IsError() {
-					return g
-				}
-				return resp.NullArr // a watched key changed
+		if g.Kind != resp.KindSimple {
+			if g.IsError() {
+				return g
 			}
-			replies = replies[1:]
+			return resp.NullArr // a watched key changed
 		}
+		replies = replies[1:]
 		j := 0
 		for i, q := range tx.queue {
 			if q.inBatch {
@@ -334,4 +367,147 @@ func (s *Server) exec(conn redcon.Conn, c *client) resp.Reply {
 	}
 	c.inExec = false
 	return resp.Array(results...)
+}
+
+// execCross runs a plain connection's transaction whose commands or
+// watched keys span shards as a cross-shard transaction (xtx.go): each
+// shard runs its own commands, in queue order, at the commit, under locks
+// on every key of the transaction, so the commands see the transaction's
+// own state and nothing else sees half of it. It fills results with the
+// commands' replies, or returns EXEC's reply and false (a null array when
+// a watched key changed).
+func (s *Server) execCross(c *client, tx *txState, watched []watchedKey, write bool, results []resp.Reply) (resp.Reply, bool) {
+	byShard := map[int]*xpart{}
+	partOf := func(shard int) *xpart {
+		p, ok := byShard[shard]
+		if !ok {
+			p = &xpart{shard: shard}
+			byShard[shard] = p
+		}
+		return p
+	}
+	// Where each queued command's replies are: (shard, index) per part,
+	// with split's parts for a command whose own keys span shards.
+	type at struct{ shard, i int }
+	placed := make([][]at, len(tx.queue))
+	splits := make([][]part, len(tx.queue))
+	var pos []int
+	add := func(qi, shard int, args [][]byte, keyed *resp.Command) {
+		p := partOf(shard)
+		placed[qi] = append(placed[qi], at{shard, len(p.cmds)})
+		p.cmds = append(p.cmds, args)
+		pos = keyed.KeyPositions(pos[:0], len(args))
+		for _, i := range pos {
+			p.keys = append(p.keys, args[i])
+		}
+	}
+	for qi, q := range tx.queue {
+		switch {
+		case !q.inBatch:
+		case !q.spans:
+			add(qi, q.shard, q.args, q.keyed)
+		case q.cmd.Name == "mset" && len(q.args)%2 == 0:
+			results[qi] = resp.ErrWrongArgs(q.cmd.Name).Reply() // as MSET answers it when run
+		default:
+			step := 1
+			if q.cmd.Name == "mset" {
+				step = 2
+			}
+			splits[qi] = s.split(q.args, step)
+			for _, sp := range splits[qi] {
+				add(qi, sp.shard, sp.args, q.keyed)
+			}
+		}
+	}
+	for _, w := range watched {
+		p := partOf(w.shard)
+		p.watched = append(p.watched, w.KeyVersion)
+		p.keys = append(p.keys, w.Key)
+	}
+	spec := &xspec{dshard: -1, write: write}
+	for shard := range byShard {
+		spec.dshard = max(spec.dshard, shard)
+	}
+	d := byShard[spec.dshard]
+	for shard, p := range byShard {
+		if shard != spec.dshard {
+			spec.parts = append(spec.parts, p)
+		}
+	}
+	spec.decision = func([][]resp.Reply) (*xpart, resp.Reply, bool) { return d, resp.Reply{}, false }
+	res, refusal, ok := s.xrun(c, spec)
+	if !ok {
+		return refusal, false
+	}
+	if res.status.Kind == resp.KindNullArray {
+		return resp.NullArr, false // a watched key changed
+	}
+	replies := map[int][]resp.Reply{spec.dshard: res.replies}
+	for i, p := range spec.parts {
+		replies[p.shard] = res.commits[i]
+	}
+	for qi, q := range tx.queue {
+		if len(placed[qi]) == 0 {
+			continue
+		}
+		got := make([]resp.Reply, len(placed[qi]))
+		for k, a := range placed[qi] {
+			rs := replies[a.shard]
+			if a.i >= len(rs) {
+				return resp.ErrTxReplies.Reply(), false
+			}
+			got[k] = rs[a.i]
+		}
+		if splits[qi] == nil {
+			results[qi] = shapeReply(c.proto, q.cmd, q.args, got[0])
+		} else {
+			results[qi] = mergeSplit(q.cmd, len(q.args), splits[qi], got)
+		}
+	}
+	return resp.Reply{}, true
+}
+
+// splitInMulti reports whether a command whose keys span shards may be
+// queued on a plain connection: the commands split by shard outside a
+// transaction, which a cross-shard EXEC runs split the same way, all of
+// their parts inside the one transaction. (RENAME, COPY, MSETNX and LCS
+// across shards run atomically on their own, but not yet queued: their
+// parts depend on values the transaction's earlier commands may change.)
+func splitInMulti(cmd *resp.Command) bool {
+	switch cmd.Name {
+	case "del", "unlink", "exists", "touch", "mget", "mset":
+		return true
+	}
+	return false
+}
+
+// mergeSplit puts together the replies of a split command's parts (one
+// per part, in split's order) as the whole command answers: a count's
+// sum, MGET's values in key order, MSET's OK.
+func mergeSplit(cmd *resp.Command, argc int, parts []part, replies []resp.Reply) resp.Reply {
+	for _, r := range replies {
+		if r.IsError() {
+			return r
+		}
+	}
+	switch cmd.Name {
+	case "mget":
+		out := make([]resp.Reply, argc-1)
+		for i, r := range replies {
+			if r.Kind != resp.KindArray || len(r.Elems) != len(parts[i].pos) {
+				return resp.ErrShardReply("MGET", parts[i].shard).Reply()
+			}
+			for j, p := range parts[i].pos {
+				out[p] = r.Elems[j]
+			}
+		}
+		return resp.Array(out...)
+	case "mset":
+		return resp.OK
+	}
+	var total int64
+	for _, r := range replies {
+		total += r.Int
+	}
+	return resp.Int(total)
 }
