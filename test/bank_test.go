@@ -518,23 +518,20 @@ func readAtomically(ctx context.Context, c *redis.Client, keys []string) ([]stri
 	return out, nil
 }
 
-// waitState polls p with read until it succeeds, within timeout; the
-// first successful read must show want (the keys of an interrupted
+// waitState reads keys atomically through p until a read succeeds,
+// within timeout; that read must show want (the keys of an interrupted
 // cross-shard transaction are unreadable until its outcome is settled,
-// and then show all of it or none).
-func waitState(t *testing.T, p *proc, what string, keys, want []string, timeout time.Duration,
-	read func(context.Context, *redis.Client, []string) ([]string, error), opts *redis.Options) {
+// and then show all of it or none of it).
+func waitState(t *testing.T, p *proc, what string, keys, want []string, timeout time.Duration) {
 	t.Helper()
-	o := *opts
-	o.Addr = p.addr()
-	c := redis.NewClient(&o)
+	c := redis.NewClient(&redis.Options{Addr: p.addr(), MaxRetries: -1, DialTimeout: time.Second, ReadTimeout: 3 * time.Second})
 	defer c.Close()
 	rng := rand.New(rand.NewPCG(1, 2))
 	deadline := time.Now().Add(timeout)
 	var last error
 	for time.Now().Before(deadline) {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		got, err := read(ctx, c, keys)
+		got, err := readAtomically(ctx, c, keys)
 		cancel()
 		if err == nil {
 			if !slices.Equal(got, want) {
@@ -618,7 +615,6 @@ func TestBankCoordinatorCrash(t *testing.T) {
 			n1, others := c.proc("n1"), c.procs[1:]
 			a, b := c.keyInShard(0, "xtx:a"), c.keyInShard(1, "xtx:b")
 			src, dst := c.keyInShard(1, "xtx:src"), c.keyInShard(2, "xtx:dst")
-			opts := &redis.Options{MaxRetries: -1, DialTimeout: time.Second, ReadTimeout: 10 * time.Second}
 			setup := redis.NewClient(&redis.Options{Addr: others[0].addr(), MaxRetries: -1})
 			defer setup.Close()
 			waitFor(t, "the initial values", 30*time.Second, func() bool {
@@ -648,11 +644,11 @@ func TestBankCoordinatorCrash(t *testing.T) {
 				want = []string{"70", "130"}
 			}
 			for _, p := range others {
-				waitState(t, p, "after the coordinator's crash "+tc.step, keys, want, 15*time.Second, readAtomically, opts)
+				waitState(t, p, "after the coordinator's crash "+tc.step, keys, want, 15*time.Second)
 			}
 			rearm(nil)
 			waitLocal(t, n1, keys, want, 30*time.Second)
-			waitState(t, n1, "after the coordinator's restart", keys, want, 15*time.Second, readAtomically, opts)
+			waitState(t, n1, "after the coordinator's restart", keys, want, 15*time.Second)
 
 			// A RENAME of src (shard 1) to dst (shard 2) through n1.
 			rearm(armed)
@@ -663,13 +659,13 @@ func TestBankCoordinatorCrash(t *testing.T) {
 				rwant = []string{nilValue, bankToken}
 			}
 			for _, p := range others {
-				waitState(t, p, "after the coordinator's crash "+tc.step, rkeys, rwant, 15*time.Second, readAtomically, opts)
+				waitState(t, p, "after the coordinator's crash "+tc.step, rkeys, rwant, 15*time.Second)
 			}
 			rearm(nil)
 			all, allWant := append(keys, rkeys...), append(want, rwant...)
 			waitLocal(t, n1, all, allWant, 30*time.Second)
 			for _, p := range c.procs {
-				waitState(t, p, "after the coordinator's restart", all, allWant, 15*time.Second, readAtomically, opts)
+				waitState(t, p, "after the coordinator's restart", all, allWant, 15*time.Second)
 			}
 			c.waitConverged(c.procs, 60*time.Second)
 		})
