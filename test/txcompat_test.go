@@ -112,6 +112,12 @@ var txCases = []txCase{
 		do("MULTI"), do("SET", "$c", "3"), do("EXEC"), // DISCARD unwatched $b
 		do("MGET", "$a", "$b", "$c"),
 	}},
+	{"nesting", []txStep{
+		do("MULTI"), do("WATCH", "$a"), do("MULTI"), do("SET", "$a", "1"), do("SET", "$b", "2"), do("EXEC"),
+		do("MGET", "$a", "$b"),
+		do("WATCH", "$a", "$b"), do("WATCH", "$c"), on(1, "SET", "$c", "3"),
+		do("MULTI"), do("GET", "$a"), do("EXEC"),
+	}},
 	{"rename", []txStep{
 		do("SET", "$a", "v", "EX", "100"),
 		do("RENAME", "$a", "$b"), do("EXISTS", "$a"), do("GET", "$b"),
