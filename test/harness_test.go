@@ -74,6 +74,7 @@ type proc struct {
 	metricsPort int // --metrics-addr: /metrics, /healthz, /readyz
 	dir         string
 	extra       []string
+	env         []string // KEY=value added to the process's environment at each start
 
 	mu      sync.Mutex
 	cmd     *exec.Cmd
@@ -150,6 +151,9 @@ func (p *proc) start() {
 		"--metrics-addr", p.metricsAddr(),
 	}, p.extra...)
 	cmd := exec.Command(binary, args...)
+	if len(p.env) > 0 {
+		cmd.Env = append(os.Environ(), p.env...)
+	}
 	cmd.Stdout, cmd.Stderr = &p.allLogs, &p.allLogs
 	if err := cmd.Start(); err != nil {
 		p.t.Fatalf("start %s: %v", p.id, err)
