@@ -7,7 +7,6 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/raftcache/raftcache/resp"
 	"github.com/raftcache/raftcache/store"
 )
 
@@ -75,27 +74,27 @@ func (n *Node) resolveOne(ctx context.Context, s *Shard, p store.XPending) error
 	if p.DecisionShard < 0 || p.DecisionShard >= len(n.shards) {
 		return errors.New("decision shard out of range")
 	}
-	rs, err := n.Propose(ctx, p.DecisionShard, [][][]byte{store.XResolveArgs(p.ID, p.Deadline)})
+	rs, err := n.Propose(ctx, p.DecisionShard, [][][]byte{store.XResolveArgs(p.ID, p.Deadline, s.id)})
 	if err != nil {
 		return err
 	}
-	var finish string
-	switch d := rs[0]; {
-	case d.Kind == resp.KindSimple && string(d.Str) == string(store.XCommitted.Str):
-		finish = store.CmdXCommit
-	case d.Kind == resp.KindSimple && string(d.Str) == string(store.XAborted.Str):
-		finish = store.CmdXAbort
-	default:
+	decision, finish, err := store.ParseXResolve(p.ID, rs[0])
+	switch {
+	case err != nil:
+		return err
+	case decision == string(store.XAborted.Str):
+		finish = store.XTxArgs(store.CmdXAbort, p.ID)
+	case decision != string(store.XCommitted.Str):
 		// Too old for the decision shard to remember: never guess; the
 		// keys stay locked for an operator to look at.
 		s.log.Error("cross-shard transaction outcome unknown; its keys stay locked",
 			zap.ByteString("txid", p.ID), zap.Int("decision_shard", p.DecisionShard))
 		return nil
 	}
-	if _, err := s.Propose(ctx, [][][]byte{store.XTxArgs(finish, p.ID)}); err != nil {
+	if _, err := s.Propose(ctx, [][][]byte{finish}); err != nil {
 		return err
 	}
 	s.log.Info("resolved a cross-shard transaction its coordinator left",
-		zap.ByteString("txid", p.ID), zap.String("outcome", finish))
+		zap.ByteString("txid", p.ID), zap.String("outcome", decision))
 	return nil
 }

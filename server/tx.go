@@ -123,7 +123,7 @@ func (s *Server) queue(c *client, p *plan, args [][]byte) resp.Reply {
 		if p.shard < 0 {
 			return errNoRouteKey(p.cmd)
 		}
-		if p.spans && (c.clusterAware || !splitInMulti(p.cmd)) {
+		if p.spans && c.clusterAware {
 			return resp.ErrCrossSlot.Reply()
 		}
 		q.inBatch = true
@@ -306,7 +306,15 @@ func (s *Server) exec(conn redcon.Conn, c *client) resp.Reply {
 			tx.queue[i].refused = true
 		}
 	}
+	scratch := false
+	for i := range tx.queue {
+		scratch = scratch || needsScratch(&tx.queue[i])
+	}
 	switch {
+	case scratch:
+		if r, ok := s.execScratch(c, tx, watched, write, results); !ok {
+			return r
+		}
 	case cross:
 		if r, ok := s.execCross(c, tx, watched, write, results); !ok {
 			return r
@@ -467,12 +475,12 @@ func (s *Server) execCross(c *client, tx *txState, watched []watchedKey, write b
 	return resp.Reply{}, true
 }
 
-// splitInMulti reports whether a command whose keys span shards may be
-// queued on a plain connection: the commands split by shard outside a
-// transaction, which a cross-shard EXEC runs split the same way, all of
-// their parts inside the one transaction. (RENAME, COPY, MSETNX and LCS
-// across shards run atomically on their own, but not yet queued: their
-// parts depend on values the transaction's earlier commands may change.)
+// splitInMulti reports whether a queued command whose keys span shards is
+// split by shard inside a cross-shard EXEC, as outside one: each shard
+// runs its part at its commit. Any other such command (RENAME, COPY,
+// MSETNX, LCS) depends on values the transaction's earlier commands may
+// change on another shard: the transaction then runs at the coordinator
+// (xscratch.go).
 func splitInMulti(cmd *resp.Command) bool {
 	switch cmd.Name {
 	case "del", "unlink", "exists", "touch", "mget", "mset":

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -147,5 +148,59 @@ func TestQueuedArgumentsAreCopied(t *testing.T) {
 		if v, err := c.Get(ctx, fmt.Sprintf("{q}%d", i)).Result(); err != nil || v != fmt.Sprintf("value-%d", i) {
 			t.Fatalf("GET {q}%d = %q, %v", i, v, err)
 		}
+	}
+}
+
+// TestCrossShardCommandsInMulti: commands whose own keys span shards,
+// queued with others that use their results, run in order as one
+// transaction (at the coordinator, under every shard's locks), and a
+// watched key that changed aborts them all.
+func TestCrossShardCommandsInMulti(t *testing.T) {
+	srv, b := startServer(t)
+	ctx := t.Context()
+	c := newClient(t, srv, 2)
+	// a, b and c are in three shards of the fake.
+	var rename, copied *redis.StatusCmd
+	var incr *redis.IntCmd
+	var cp *redis.IntCmd
+	var get *redis.StringCmd
+	_, err := c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, "a", "1", time.Hour)
+		rename = p.Rename(ctx, "a", "b")
+		incr = p.Incr(ctx, "b")
+		cp = p.Copy(ctx, "b", "c", 0, false)
+		get = p.Get(ctx, "c")
+		copied = p.Set(ctx, "a", "x", 0)
+		return nil
+	})
+	if err != nil || rename.Val() != "OK" || incr.Val() != 2 || cp.Val() != 1 || get.Val() != "2" || copied.Val() != "OK" {
+		t.Fatalf("transaction: %v: rename %v incr %v copy %v get %v", err, rename, incr, cp, get)
+	}
+	if v, err := c.MGet(ctx, "a", "b", "c").Result(); err != nil || v[0] != "x" || v[1] != "2" || v[2] != "2" {
+		t.Fatalf("after: %v %v", v, err)
+	}
+	if ttl := c.TTL(ctx, "c").Val(); ttl <= 59*time.Minute || ttl > time.Hour {
+		t.Fatalf("the TTL did not travel with RENAME and COPY: %v", ttl)
+	}
+	for shard := range 3 {
+		if b.shards[shard].HasXLocks() {
+			t.Fatalf("shard %d holds locks after EXEC", shard)
+		}
+	}
+	// WATCH: another client's change aborts the whole transaction.
+	other := newClient(t, srv, 2)
+	err = c.Watch(ctx, func(tx *redis.Tx) error {
+		other.Set(ctx, "c", "changed", 0)
+		_, err := tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.Rename(ctx, "b", "c")
+			return nil
+		})
+		return err
+	}, "c")
+	if err != redis.TxFailedErr {
+		t.Fatalf("EXEC after a watched key changed: %v", err)
+	}
+	if v, err := c.MGet(ctx, "b", "c").Result(); err != nil || v[0] != "2" || v[1] != "changed" {
+		t.Fatalf("an aborted transaction changed keys: %v %v", v, err)
 	}
 }

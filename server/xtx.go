@@ -62,11 +62,16 @@ type xpart struct {
 	absent  [][]byte
 	reads   [][][]byte
 	cmds    [][][]byte
+	// writes, on the decision shard's part: the other participants'
+	// commands the coordinator computed after preparing them, decided
+	// with the transaction (store.XTx.Writes).
+	writes map[int][][][]byte
 }
 
 // xspec is a cross-shard transaction to run.
 type xspec struct {
-	// parts are prepared first, concurrently; none is on dshard.
+	// parts are prepared first, concurrently. One may be on dshard: its
+	// record's locks are then released by the decision.
 	parts  []*xpart
 	dshard int
 	// decision builds the decision shard's part from the parts' prepare
@@ -232,6 +237,11 @@ func (s *Server) xrun(c *client, spec *xspec) (res xresult, refusal resp.Reply, 
 		}
 		t := &store.XTx{ID: id, Deadline: deadline, DecisionShard: spec.dshard, Keys: d.keys,
 			Watched: d.watched, Absent: d.absent, Reads: d.reads, Cmds: d.cmds, Forget: x.takeForget(spec.dshard)}
+		for shard, cmds := range d.writes {
+			for _, c := range cmds {
+				t.Writes = append(t.Writes, store.XWrite{Shard: shard, Cmd: c})
+			}
+		}
 		r, err := s.xdecide(t, spec.dshard)
 		if err != nil {
 			// The outcome is unknown: the participants' leaders resolve
@@ -272,7 +282,7 @@ func (s *Server) xrun(c *client, spec *xspec) (res xresult, refusal resp.Reply, 
 		// read (KEYS, SCAN, DBSIZE) takes no lock, and must see the
 		// whole transaction once its client has been answered.
 		res.commits = make([][]resp.Reply, len(spec.parts))
-		if !s.xcommitAll(id, spec.parts, res.commits, n) {
+		if !s.xcommitAll(id, spec, d.writes, res.commits, n) {
 			return res, resp.ErrUnknownOutcome.Reply(), false
 		}
 		x.addForget(spec.dshard, id)
@@ -298,22 +308,26 @@ func (s *Server) xdecide(t *store.XTx, shard int) (resp.Reply, error) {
 	}
 }
 
-// xcommitAll commits every part and stores its replies in out; false
-// when a commit could not be confirmed before the deadline's end (the
-// shard's leader then finishes it).
-func (s *Server) xcommitAll(id []byte, parts []*xpart, out [][]resp.Reply, n uint64) bool {
+// xcommitAll commits every part but the decision shard's (its decision
+// committed it), with the writes the decision holds for it, and stores its
+// replies in out; false when a commit could not be confirmed before the
+// deadline's end (the shard's leader then finishes it).
+func (s *Server) xcommitAll(id []byte, spec *xspec, writes map[int][][][]byte, out [][]resp.Reply, n uint64) bool {
 	var wg sync.WaitGroup
 	var failed atomic.Bool
 	var first atomic.Bool
-	for i, p := range parts {
+	for i, p := range spec.parts {
+		if p.shard == spec.dshard {
+			continue
+		}
 		wg.Go(func() {
-			r, ok := s.xfinishOne(id, p.shard, true)
+			r, ok := s.xfinishOne(id, p.shard, store.XCommitArgs(id, writes[p.shard]))
 			if !ok || r.Kind != resp.KindArray {
 				failed.Store(true)
 				return
 			}
 			out[i] = r.Elems
-			if first.CompareAndSwap(false, true) && len(parts) > 1 {
+			if first.CompareAndSwap(false, true) {
 				s.xtx.failpoint(n, "after-commit-one")
 			}
 		})
@@ -327,7 +341,7 @@ func (s *Server) xcommitAll(id []byte, parts []*xpart, out [][]resp.Reply, n uin
 func (s *Server) xabortAll(id []byte, parts []*xpart) {
 	var wg sync.WaitGroup
 	for _, p := range parts {
-		wg.Go(func() { s.xfinishOne(id, p.shard, false) })
+		wg.Go(func() { s.xfinishOne(id, p.shard, store.XTxArgs(store.CmdXAbort, id)) })
 	}
 	wg.Wait()
 }
@@ -335,12 +349,7 @@ func (s *Server) xabortAll(id []byte, parts []*xpart) {
 // xfinishOne proposes a part's commit or abort until it is applied or
 // the transaction's deadline, plus the resolver's margin, has passed;
 // after that its shard's leader has it in hand.
-func (s *Server) xfinishOne(id []byte, shard int, commit bool) (resp.Reply, bool) {
-	cmd := store.CmdXAbort
-	if commit {
-		cmd = store.CmdXCommit
-	}
-	args := store.XTxArgs(cmd, id)
+func (s *Server) xfinishOne(id []byte, shard int, args [][]byte) (resp.Reply, bool) {
 	until := time.Now().Add(xtxTimeout)
 	for attempt := 0; ; attempt++ {
 		ctx, cancel := context.WithTimeout(s.ctx, xtxTimeout)
@@ -351,7 +360,7 @@ func (s *Server) xfinishOne(id []byte, shard int, commit bool) (resp.Reply, bool
 		}
 		if s.ctx.Err() != nil || time.Now().After(until) {
 			s.log.Warn("cross-shard transaction step not confirmed; the shard's leader will resolve it",
-				zap.ByteString("txid", id), zap.Int("shard", shard), zap.String("step", cmd), zap.Error(err))
+				zap.ByteString("txid", id), zap.Int("shard", shard), zap.ByteString("step", args[0]), zap.Error(err))
 			return resp.Reply{}, false
 		}
 		backoff(attempt + 3)

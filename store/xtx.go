@@ -111,6 +111,18 @@ type XTx struct {
 	// Forget lists transactions whose every participant has finished:
 	// the decision shard drops their decisions (CmdXDecide only).
 	Forget [][]byte
+	// Writes are the other participants' commands, decided with the
+	// transaction (CmdXDecide only): the coordinator computed them after
+	// every participant was prepared, so they are not in the participants'
+	// records, and the decision shard keeps them with a commit for the
+	// participants' resolvers (CmdXResolve) and commits (CmdXCommit).
+	Writes []XWrite
+}
+
+// XWrite is a command one participant runs at its commit.
+type XWrite struct {
+	Shard int
+	Cmd   [][]byte
 }
 
 // XPrepareArgs returns the arguments of a CmdXPrepare of t.
@@ -119,9 +131,19 @@ func XPrepareArgs(t *XTx) [][]byte { return t.args(CmdXPrepare) }
 // XDecideArgs returns the arguments of a CmdXDecide of t.
 func XDecideArgs(t *XTx) [][]byte { return t.args(CmdXDecide) }
 
-// XTxArgs returns the arguments of CmdXCommit, CmdXAbort or CmdXResolve
-// (cmd) for the transaction id.
+// XTxArgs returns the arguments of CmdXCommit or CmdXAbort (cmd) for the
+// transaction id.
 func XTxArgs(cmd string, id []byte) [][]byte { return [][]byte{[]byte(cmd), id} }
+
+// XCommitArgs returns the arguments of a CmdXCommit of the transaction id
+// that also runs writes (the participant's XWrite commands).
+func XCommitArgs(id []byte, writes [][][]byte) [][]byte {
+	out := XTxArgs(CmdXCommit, id)
+	for _, w := range writes {
+		out = append(out, encodeCmd(w))
+	}
+	return out
+}
 
 func (t *XTx) args(cmd string) [][]byte {
 	out := [][]byte{[]byte(cmd), t.ID, strconv.AppendInt(nil, t.Deadline, 10),
@@ -140,7 +162,12 @@ func (t *XTx) args(cmd string) [][]byte {
 	for _, c := range t.Cmds {
 		out = append(out, encodeCmd(c))
 	}
-	return appendList(out, t.Forget)
+	out = appendList(out, t.Forget)
+	out = append(out, strconv.AppendInt(nil, int64(len(t.Writes)), 10))
+	for _, w := range t.Writes {
+		out = append(out, strconv.AppendInt(nil, int64(w.Shard), 10), encodeCmd(w.Cmd))
+	}
+	return out
 }
 
 func appendList(out [][]byte, l [][]byte) [][]byte {
@@ -204,6 +231,15 @@ func parseXTx(a [][]byte) (*XTx, bool) {
 	t.Reads = p.cmds()
 	t.Cmds = p.cmds()
 	t.Forget = p.list()
+	nw = p.count(2)
+	for range nw {
+		shard := p.int()
+		c, err := decodeCmd(p.bytes())
+		if err != nil || shard < 0 {
+			return nil, false
+		}
+		t.Writes = append(t.Writes, XWrite{Shard: int(shard), Cmd: c})
+	}
 	return t, p.ok && p.i == len(a) && len(t.ID) > 0
 }
 
@@ -299,6 +335,7 @@ type xtxOutcome struct {
 	commit  bool
 	until   int64 // log time after which it may be dropped
 	replies []resp.Reply
+	writes  []XWrite // a decision's writes for the other participants
 }
 
 type xtxExpiry struct {
@@ -474,9 +511,11 @@ func cmdXPrepare(x exec, a [][]byte) resp.Reply {
 // cmdXDecide is the commit point. It answers [decision, reads, replies]:
 // COMMIT with the reads' and the commands' replies, EXISTS (abort) with
 // the reads when a key that had to be absent exists, or ABORT when the
-// decision was abort already or the deadline has passed — or, for a lock held by
-// another transaction or a watched key that changed, ErrLocked or a null
-// array, with abort recorded.
+// decision was abort already or the deadline has passed — or, for a lock
+// held by another transaction or a watched key that changed, ErrLocked or
+// a null array, with abort recorded. When the decision shard was prepared
+// too (its record holds its keys' locks), the decision releases them, and
+// a commit runs the record's commands before the decide's own.
 func cmdXDecide(x exec, a [][]byte) resp.Reply {
 	t, ok := parseXTx(a)
 	if !ok {
@@ -498,14 +537,16 @@ func cmdXDecide(x exec, a [][]byte) resp.Reply {
 		}
 		return resp.Array(XAborted, resp.EmptyArr, resp.EmptyArr)
 	}
+	own := st.recs[id]
 	abort := func(r resp.Reply) resp.Reply {
+		st.release(id, own)
 		st.keep(id, &xtxOutcome{until: max(t.Deadline, x.now)})
 		return r
 	}
 	if x.now > t.Deadline {
 		return abort(resp.Array(XAborted, resp.EmptyArr, resp.EmptyArr))
 	}
-	if _, held := st.lockedBy(t.Keys, ""); held {
+	if _, held := st.lockedBy(t.Keys, id); held {
 		return abort(ErrLocked.Reply())
 	}
 	if !x.unchanged(t.Watched) {
@@ -517,10 +558,29 @@ func cmdXDecide(x exec, a [][]byte) resp.Reply {
 			return abort(resp.Array(XExists, resp.Array(reads...), resp.EmptyArr))
 		}
 	}
-	replies := x.runAll(t.Cmds, false)
+	st.release(id, own)
+	cmds := t.Cmds
+	if own != nil {
+		cmds = append(slices.Clip(own.cmds), cmds...)
+	}
+	replies := x.runAll(cmds, false)
 	st.keep(id, &xtxOutcome{commit: true, until: t.Deadline + xtxRetention,
-		replies: append(reads, replies...)})
+		replies: append(reads, replies...), writes: t.Writes})
 	return resp.Array(XCommitted, resp.Array(reads...), resp.Array(replies...))
+}
+
+// release drops the record rec (nil: none) of the transaction id and the
+// locks it holds.
+func (st *xtxState) release(id string, rec *xtxRec) {
+	if rec == nil {
+		return
+	}
+	for _, k := range rec.keys {
+		if st.locks[string(k)] == id {
+			delete(st.locks, string(k))
+		}
+	}
+	delete(st.recs, id)
 }
 
 // xfinish is CmdXCommit (commit) and CmdXAbort. Commit answers the kept
@@ -528,8 +588,18 @@ func cmdXDecide(x exec, a [][]byte) resp.Reply {
 // outcome is kept; a commit of a transaction with no record and no
 // outcome is an error.
 func (x *exec) xfinish(a [][]byte, commit bool) resp.Reply {
-	if len(a) != 2 {
+	if len(a) < 2 || !commit && len(a) != 2 {
 		return resp.ErrInternalArgs(string(a[0])).Reply()
+	}
+	// A commit may carry the participant's writes that the decision
+	// holds (XWrite), run after the commands kept at prepare.
+	var writes [][][]byte
+	for _, b := range a[2:] {
+		c, err := decodeCmd(b)
+		if err != nil {
+			return resp.ErrInternalArgs(string(a[0])).Reply()
+		}
+		writes = append(writes, slices.Clone(c))
 	}
 	st := &x.s.xtx
 	st.init()
@@ -548,15 +618,10 @@ func (x *exec) xfinish(a [][]byte, commit bool) resp.Reply {
 		}
 		return resp.OK
 	}
-	for _, k := range rec.keys {
-		if st.locks[string(k)] == id {
-			delete(st.locks, string(k))
-		}
-	}
-	delete(st.recs, id)
+	st.release(id, rec)
 	o := &xtxOutcome{commit: commit, until: max(rec.deadline, x.now) + xtxReplyRetention}
 	if commit {
-		o.replies = x.runAll(rec.cmds, false)
+		o.replies = x.runAll(append(slices.Clip(rec.cmds), writes...), false)
 	}
 	st.keep(id, o)
 	if commit {
@@ -565,12 +630,16 @@ func (x *exec) xfinish(a [][]byte, commit bool) resp.Reply {
 	return resp.OK
 }
 
+// cmdXResolve answers [decision, writes]: the decision, recording abort
+// when there is none, and with a commit the writes the decision holds for
+// the asking participant's shard (as CmdXCommit takes them).
 func cmdXResolve(x exec, a [][]byte) resp.Reply {
-	if len(a) != 3 {
+	if len(a) != 4 {
 		return resp.ErrInternalArgs(CmdXResolve).Reply()
 	}
-	deadline, err := strconv.ParseInt(string(a[2]), 10, 64)
-	if err != nil {
+	deadline, err1 := strconv.ParseInt(string(a[2]), 10, 64)
+	shard, err2 := strconv.Atoi(string(a[3]))
+	if err1 != nil || err2 != nil {
 		return resp.ErrInternalArgs(CmdXResolve).Reply()
 	}
 	st := &x.s.xtx
@@ -578,22 +647,42 @@ func cmdXResolve(x exec, a [][]byte) resp.Reply {
 	st.prune(x.now)
 	id := string(a[1])
 	if o, done := st.outcomes[id]; done {
-		if o.commit {
-			return XCommitted
+		if !o.commit {
+			return resp.Array(XAborted, resp.EmptyArr)
 		}
-		return XAborted
+		var writes []resp.Reply
+		for _, w := range o.writes {
+			if w.Shard == shard {
+				writes = append(writes, resp.Bulk(encodeCmd(w.Cmd)))
+			}
+		}
+		return resp.Array(XCommitted, resp.Array(writes...))
 	}
 	if x.now > deadline+xtxRetention {
-		return XUnknown
+		return resp.Array(XUnknown, resp.EmptyArr)
 	}
 	st.keep(id, &xtxOutcome{until: max(deadline, x.now)})
-	return XAborted
+	return resp.Array(XAborted, resp.EmptyArr)
 }
 
-// XResolveArgs returns the arguments of a CmdXResolve of a transaction
-// whose deadline was deadline.
-func XResolveArgs(id []byte, deadline int64) [][]byte {
-	return [][]byte{[]byte(CmdXResolve), id, strconv.AppendInt(nil, deadline, 10)}
+// XResolveArgs returns the arguments of a CmdXResolve, asked by the
+// participant shard, of a transaction whose deadline was deadline.
+func XResolveArgs(id []byte, deadline int64, shard int) [][]byte {
+	return [][]byte{[]byte(CmdXResolve), id, strconv.AppendInt(nil, deadline, 10), strconv.AppendInt(nil, int64(shard), 10)}
+}
+
+// ParseXResolve decodes a CmdXResolve reply: the decision (the text of
+// XCommitted, XAborted or XUnknown) and, with a commit, the CmdXCommit
+// arguments that finish the transaction on the asking shard.
+func ParseXResolve(id []byte, r resp.Reply) (decision string, commit [][]byte, err error) {
+	if r.Kind != resp.KindArray || len(r.Elems) != 2 || r.Elems[0].Kind != resp.KindSimple || r.Elems[1].Kind != resp.KindArray {
+		return "", nil, errors.New("store: malformed " + CmdXResolve + " reply")
+	}
+	commit = XTxArgs(CmdXCommit, id)
+	for _, w := range r.Elems[1].Elems {
+		commit = append(commit, w.Str)
+	}
+	return string(r.Elems[0].Str), commit, nil
 }
 
 // XPending is a prepared transaction past its deadline.
@@ -706,6 +795,11 @@ func (st *xtxState) marshal() []byte {
 			b = append(b, 0)
 		}
 		str(resp.AppendReplies(nil, o.replies))
+		b = binary.AppendUvarint(b, uint64(len(o.writes)))
+		for _, w := range o.writes {
+			b = binary.AppendUvarint(b, uint64(w.Shard))
+			str(encodeCmd(w.Cmd))
+		}
 	}
 	return b
 }
@@ -790,6 +884,15 @@ func unmarshalXTx(b []byte) (xtxState, error) {
 			break
 		}
 		o.replies = replies
+		for k := count(); k > 0 && !bad; k-- {
+			shard := int(uv())
+			c, err := decodeCmd(str())
+			if err != nil {
+				bad = true
+				break
+			}
+			o.writes = append(o.writes, XWrite{Shard: shard, Cmd: c})
+		}
 		st.keep(id, o)
 	}
 	if bad || len(b) != 0 {

@@ -115,9 +115,9 @@ func TestXDecide(t *testing.T) {
 	want := arr(XCommitted, arr(n(1)), arr(simple("OK")))
 	mustEqual(t, "decide", do(s, 1001, XDecideArgs(commit)), want)
 	mustEqual(t, "decide again", do(s, 1002, XDecideArgs(commit)), want)
-	mustEqual(t, "resolve after commit", do(s, 1003, XResolveArgs([]byte("c"), 5000)), XCommitted)
+	mustEqual(t, "resolve after commit", do(s, 1003, XResolveArgs([]byte("c"), 5000, 1)), arr(XCommitted, arr()))
 
-	mustEqual(t, "resolve first", do(s, 1004, XResolveArgs([]byte("r"), 5000)), XAborted)
+	mustEqual(t, "resolve first", do(s, 1004, XResolveArgs([]byte("r"), 5000, 1)), arr(XAborted, arr()))
 	late := xtx("r", 5000, []string{"k2"}, argv("SET", "k2", "v"))
 	mustEqual(t, "decide after the resolver", do(s, 1005, XDecideArgs(late)), arr(XAborted, resp.EmptyArr, resp.EmptyArr))
 
@@ -136,8 +136,51 @@ func TestXDecide(t *testing.T) {
 	forget := xtx("f", 5000, nil)
 	forget.Forget = [][]byte{[]byte("c")}
 	do(s, 1009, XDecideArgs(forget))
-	mustEqual(t, "a forgotten commit resolves to abort", do(s, 1010, XResolveArgs([]byte("c"), 5000)), XAborted)
-	mustEqual(t, "too old to know", do(s, 1_000_000, XResolveArgs([]byte("old"), 1000)), XUnknown)
+	mustEqual(t, "a forgotten commit resolves to abort", do(s, 1010, XResolveArgs([]byte("c"), 5000, 1)), arr(XAborted, arr()))
+	mustEqual(t, "too old to know", do(s, 1_000_000, XResolveArgs([]byte("old"), 1000, 1)), arr(XUnknown, arr()))
+}
+
+// TestXDecideWrites: writes the coordinator computed after every
+// participant was prepared travel with the decision: the decision shard,
+// prepared itself, releases its locks at the decision; a participant's
+// resolver gets its writes from the decision and commits them; a snapshot
+// keeps them.
+func TestXDecideWrites(t *testing.T) {
+	d, p := New(), New()
+	prep := xtx("w", 5000, []string{"x"})
+	prep.DecisionShard = 0
+	mustEqual(t, "prepare the decision shard", do(d, 1000, XPrepareArgs(prep)), arr())
+	mustEqual(t, "prepare a participant", do(p, 1000, XPrepareArgs(xtx("w", 5000, []string{"y"}))), arr())
+	dec := xtx("w", 5000, []string{"x"}, argv("SET", "x", "1"))
+	dec.Writes = []XWrite{{Shard: 1, Cmd: argv("SET", "y", "2")}, {Shard: 2, Cmd: argv("SET", "z", "3")}}
+	mustEqual(t, "decide", do(d, 1001, XDecideArgs(dec)), arr(XCommitted, arr(), arr(simple("OK"))))
+	if d.HasXLocks() {
+		t.Fatal("the decision left its own shard's locks")
+	}
+	var buf bytes.Buffer
+	sn := d.Snapshot()
+	if _, err := sn.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	sn.Release()
+	restored := New()
+	if err := restored.Restore(&buf); err != nil {
+		t.Fatal(err)
+	}
+	for name, s := range map[string]*Store{"decision shard": d, "restored": restored} {
+		decision, commit, err := ParseXResolve([]byte("w"), do(s, 1002, XResolveArgs([]byte("w"), 5000, 1)))
+		if err != nil || decision != "COMMIT" || len(commit) != 3 {
+			t.Fatalf("%s: resolve: %s %q %v", name, decision, commit, err)
+		}
+		if name == "restored" {
+			mustEqual(t, "commit with the writes", do(p, 1003, commit), arr(simple("OK")))
+		}
+	}
+	mustEqual(t, "y", read(p, 1004, "GET", "y"), bulk("2"))
+	mustEqual(t, "z is shard 2's", read(p, 1004, "EXISTS", "z"), n(0))
+	if p.HasXLocks() {
+		t.Fatal("the participant kept its locks")
+	}
 }
 
 // TestXSnapshot: locks, records and outcomes survive a snapshot: the
@@ -174,7 +217,9 @@ func TestXSnapshot(t *testing.T) {
 func FuzzXTxState(f *testing.F) {
 	s := New()
 	do(s, 1000, XPrepareArgs(xtx("p", 5000, []string{"a", "b"}, argv("SET", "a", "1"))))
-	do(s, 1000, XDecideArgs(xtx("d", 5000, []string{"c"}, argv("SET", "c", "1"))))
+	d := xtx("d", 5000, []string{"c"}, argv("SET", "c", "1"))
+	d.Writes = []XWrite{{Shard: 1, Cmd: argv("DEL", "q")}}
+	do(s, 1000, XDecideArgs(d))
 	f.Add(s.xtx.marshal())
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
