@@ -9,27 +9,25 @@ import (
 
 // Transactions (MULTI, EXEC, DISCARD, WATCH, UNWATCH).
 //
-// A transaction runs on one shard, as one Raft entry: EXEC proposes
-// [raftcache.tx guard] + the queued data commands (reads included, so they
-// see exactly the state the writes see) as a single Propose batch, which
-// the store applies atomically. The server's own commands queued in the
-// transaction (PING, ECHO, CLIENT ..., INFO, ...) touch no key; they run
-// after the batch and their replies take their places in EXEC's array.
+// A transaction whose keys are in one shard runs as one Raft entry: EXEC
+// proposes [raftcache.tx guard] + the queued data commands (reads
+// included, so they see exactly the state the writes see) as a single
+// Propose batch, which the store applies atomically. The server's own
+// commands queued in the transaction (PING, ECHO, CLIENT ..., INFO, ...)
+// touch no key; they run after the batch and their replies take their
+// places in EXEC's array.
 //
-// Every key of a transaction, queued or watched, must live in one shard:
-// Raft groups cannot commit together. As Redis Cluster does per slot, a
-// queued command whose own keys span shards is refused at once (CROSSSLOT,
-// and EXEC then answers EXECABORT), and commands or watched keys that are
-// each fine but together span shards make EXEC answer CROSSSLOT and discard
-// the transaction. A check of another shard's watched keys just before the
-// proposal would leave a window in which a write there goes unseen, so
-// raftcache refuses rather than pretends.
+// On a plain connection a transaction may span shards: EXEC then runs it
+// as a cross-shard transaction (execCross; execScratch when a queued
+// command itself spans shards and cannot be split) — see xtx.go and
+// cluster/DESIGN.md. A cluster-aware connection keeps Redis Cluster's
+// rule: keys in different slots are CROSSSLOT.
 //
 // WATCH reads each key's version with raftcache.version (linearizably, on
 // the shard's leader) and the connection keeps them; EXEC hands them to
-// the raftcache.tx guard, which the store evaluates inside the same entry:
-// any watched key changed since → the whole batch is skipped and EXEC
-// answers a null array.
+// the raftcache.tx guard (or each shard's prepare), which the store
+// evaluates inside the entry: any watched key changed since → the whole
+// transaction is skipped and EXEC answers a null array.
 
 // txState is an open transaction.
 type txState struct {
