@@ -91,7 +91,7 @@ const xtxRetention = 10 * 60 * 1000
 // xtxReplyRetention is how long, in log time past the deadline, a
 // participant keeps a committed transaction's replies for a coordinator
 // that sends the commit again (its first attempt's answer was lost).
-const xtxReplyRetention = 30 * 1000
+const xtxReplyRetention = 10 * 1000
 
 // XTx is one shard's part of a cross-shard transaction, as the
 // coordinator sends it.
@@ -318,10 +318,10 @@ type xtxState struct {
 	// recs are the prepared transactions awaiting their decision.
 	recs map[string]*xtxRec
 	// outcomes are decisions (decision shard) and finished transactions
-	// (participant: their commit replies, for a commit sent again);
-	// expiry lists them in the order they go (log time).
-	outcomes map[string]*xtxOutcome
-	expiry   []xtxExpiry
+	// (participant: their commit replies, for a commit sent again), each
+	// kept until its log time; nextPrune is when prune looks again.
+	outcomes  map[string]*xtxOutcome
+	nextPrune int64
 }
 
 type xtxRec struct {
@@ -338,11 +338,6 @@ type xtxOutcome struct {
 	writes  []XWrite // a decision's writes for the other participants
 }
 
-type xtxExpiry struct {
-	until int64
-	id    string
-}
-
 func (st *xtxState) init() {
 	if st.locks == nil {
 		st.locks = map[string]string{}
@@ -351,26 +346,26 @@ func (st *xtxState) init() {
 	}
 }
 
-// keep records an outcome of id until the log time until.
-func (st *xtxState) keep(id string, o *xtxOutcome) {
-	st.outcomes[id] = o
-	st.expiry = append(st.expiry, xtxExpiry{until: o.until, id: id})
-}
+// keep records an outcome of id until the log time o.until.
+func (st *xtxState) keep(id string, o *xtxOutcome) { st.outcomes[id] = o }
 
-// prune drops the outcomes whose time has come at now. expiry is in the
-// order outcomes were kept; log time does not run backwards, but untils
-// differ (a deadline, a retention), so an entry whose time has not come
-// stops the walk: a later one waits for it, which only keeps it longer.
+// pruneEvery is how often, in log time, prune walks the outcomes.
+const pruneEvery = 1000
+
+// prune drops the outcomes whose time has come at now, walking them all
+// at most once per pruneEvery of log time: the outcomes kept are those of
+// the last seconds' transactions (and of commits no coordinator said to
+// forget), and one walk a second costs less than keeping them in order.
+// Every replica prunes at the same entries, as log time is replicated.
 func (st *xtxState) prune(now int64) {
-	i := 0
-	for ; i < len(st.expiry) && st.expiry[i].until < now; i++ {
-		e := st.expiry[i]
-		if o, ok := st.outcomes[e.id]; ok && o.until == e.until {
-			delete(st.outcomes, e.id)
-		}
+	if now < st.nextPrune {
+		return
 	}
-	if i > 0 {
-		st.expiry = slices.Delete(st.expiry, 0, i)
+	st.nextPrune = now + pruneEvery
+	for id, o := range st.outcomes {
+		if o.until < now {
+			delete(st.outcomes, id)
+		}
 	}
 }
 
@@ -751,7 +746,7 @@ func (s *Store) HasXLocks() bool {
 }
 
 // marshal encodes the state for a snapshot: the prepared records (the
-// locks are their keys) in id order, then the outcomes in expiry order.
+// locks are their keys) and the outcomes, each in id order.
 func (st *xtxState) marshal() []byte {
 	b := []byte{}
 	str := func(v []byte) {
@@ -778,16 +773,16 @@ func (st *xtxState) marshal() []byte {
 			str(encodeCmd(c))
 		}
 	}
-	var live []xtxExpiry
-	for _, e := range st.expiry {
-		if o, ok := st.outcomes[e.id]; ok && o.until == e.until {
-			live = append(live, e)
-		}
+	ids = ids[:0]
+	for id := range st.outcomes {
+		ids = append(ids, id)
 	}
-	b = binary.AppendUvarint(b, uint64(len(live)))
-	for _, e := range live {
-		o := st.outcomes[e.id]
-		str([]byte(e.id))
+	slices.Sort(ids)
+	b = binary.AppendVarint(b, st.nextPrune)
+	b = binary.AppendUvarint(b, uint64(len(ids)))
+	for _, id := range ids {
+		o := st.outcomes[id]
+		str([]byte(id))
 		b = binary.AppendVarint(b, o.until)
 		if o.commit {
 			b = append(b, 1)
@@ -870,6 +865,7 @@ func unmarshalXTx(b []byte) (xtxState, error) {
 			st.locks[string(k)] = id
 		}
 	}
+	st.nextPrune = sv()
 	for n := count(); n > 0 && !bad; n-- {
 		id := string(str())
 		o := &xtxOutcome{until: sv()}
