@@ -208,17 +208,17 @@ func (s *Server) splitMGet(c *client, cmd *resp.Command, args [][]byte) resp.Rep
 // points. It is the one place where a write goes to Propose and a read to
 // Read, and it is safe to call concurrently for one connection.
 func (s *Server) execOnShard(c *client, write bool, shard, slot int, args [][]byte) resp.Reply {
-	return untilUnlocked(func() resp.Reply { return s.execOnShardOnce(c, write, shard, slot, args) })
+	return s.untilUnlocked(func() resp.Reply { return s.execOnShardOnce(c, write, shard, slot, args) })
 }
 
 // untilUnlocked runs do again while its reply says a key was locked by a
 // cross-shard transaction (the command did not run), until the server's
 // patience ends (TRYAGAIN).
-func untilUnlocked(do func() resp.Reply) resp.Reply {
+func (s *Server) untilUnlocked(do func() resp.Reply) resp.Reply {
 	var w lockWait
 	for {
 		r := do()
-		if !store.IsLocked(r) || !w.again() {
+		if !store.IsLocked(r) || !w.again(s.xtx) {
 			return unlocked(r)
 		}
 	}

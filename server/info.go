@@ -221,6 +221,15 @@ func (s *Server) infoStats(b *infoBuilder) {
 	// raftcache's own: TLS handshakes that failed or timed out (garbage,
 	// plain text on the TLS port, refused certificates, stalls).
 	b.int("raftcache_tls_handshake_failures", s.stats.tlsHandshakeFailures.Load())
+	// Cross-shard transactions this node coordinated (xtx.go): committed;
+	// aborted by a WATCH or an NX condition; attempts restarted after a
+	// lock conflict; answered TRYAGAIN (conflicts past the patience, or a
+	// command that waited on a locked key too long).
+	x := &s.xtx.stats
+	b.int("raftcache_xtx_committed", x.committed.Load())
+	b.int("raftcache_xtx_aborted", x.aborted.Load())
+	b.int("raftcache_xtx_conflicts", x.conflicts.Load())
+	b.int("raftcache_xtx_tryagain", x.tryagain.Load())
 }
 
 // roleOf is the node's role as INFO replication and ROLE give it, from

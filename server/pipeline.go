@@ -261,7 +261,7 @@ func (s *Server) retryLocked(run []pipelined, g *shardGroup) {
 		if len(again) == 0 {
 			return
 		}
-		if !w.again() {
+		if !w.again(s.xtx) {
 			for _, i := range again {
 				run[i].reply = unlocked(run[i].reply)
 			}

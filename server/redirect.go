@@ -57,7 +57,7 @@ func (s *Server) routeBySlot(c *client, p *plan, args [][]byte) resp.Reply {
 	cmd, shard, write := p.keyed, p.shard, p.write
 	if !write && c.readOnly {
 		s.waitPause(c, false)
-		return shapeReply(c.proto, cmd, args, untilUnlocked(func() resp.Reply { return s.backend.ReadLocal(shard, args) }))
+		return shapeReply(c.proto, cmd, args, s.untilUnlocked(func() resp.Reply { return s.backend.ReadLocal(shard, args) }))
 	}
 	if r, here := s.redirect(c, shard, slot); !here {
 		return r

@@ -196,7 +196,7 @@ func (s *Server) watch(c *client, cmd *resp.Command, args [][]byte) resp.Reply {
 	for _, shard := range shards {
 		keys := byShard[shard]
 		var err error
-		r := untilUnlocked(func() resp.Reply {
+		r := s.untilUnlocked(func() resp.Reply {
 			var r resp.Reply
 			r, err = s.backend.Read(s.ctx, shard, store.VersionArgs(keys))
 			return r
@@ -337,7 +337,7 @@ func (s *Server) exec(conn redcon.Conn, c *client) resp.Reply {
 		}
 		var replies []resp.Reply
 		var err error
-		g := untilUnlocked(func() resp.Reply {
+		g := s.untilUnlocked(func() resp.Reply {
 			replies, err = s.backend.Propose(s.ctx, shard, cmds)
 			if err != nil || len(replies) != len(cmds) {
 				return resp.Reply{}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -202,5 +203,11 @@ func TestCrossShardCommandsInMulti(t *testing.T) {
 	}
 	if v, err := c.MGet(ctx, "b", "c").Result(); err != nil || v[0] != "2" || v[1] != "changed" {
 		t.Fatalf("an aborted transaction changed keys: %v %v", v, err)
+	}
+	info := c.Info(ctx, "stats").Val()
+	for _, want := range []string{"raftcache_xtx_committed:1\r\n", "raftcache_xtx_aborted:1\r\n", "raftcache_xtx_tryagain:0\r\n"} {
+		if !strings.Contains(info, want) {
+			t.Fatalf("INFO stats lacks %q:\n%s", want, info)
+		}
 	}
 }

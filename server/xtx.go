@@ -109,6 +109,12 @@ type xcoord struct {
 	crashStep string
 	crashAt   uint64
 	started   atomic.Uint64
+	stats     xstats
+}
+
+// xstats counts cross-shard transactions for INFO stats.
+type xstats struct {
+	committed, aborted, conflicts, tryagain atomic.Int64
 }
 
 func newXCoord(log *zap.Logger) *xcoord {
@@ -179,8 +185,10 @@ func (s *Server) xrun(c *client, spec *xspec) (res xresult, refusal resp.Reply, 
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
 			if time.Now().After(giveUp) {
+				x.stats.tryagain.Add(1)
 				return res, resp.ErrTryAgainLocked.Reply(), false
 			}
+			x.stats.conflicts.Add(1)
 			backoff(attempt)
 		}
 		id := x.newID()
@@ -224,6 +232,7 @@ func (s *Server) xrun(c *client, spec *xspec) (res xresult, refusal resp.Reply, 
 			case failure.Kind != 0:
 				return res, failure, false
 			case watchFailed:
+				x.stats.aborted.Add(1)
 				return xresult{status: resp.NullArr}, resp.Reply{}, true
 			}
 			continue
@@ -232,6 +241,7 @@ func (s *Server) xrun(c *client, spec *xspec) (res xresult, refusal resp.Reply, 
 		// 2. Decide.
 		d, reply, stop := spec.decision(reads)
 		if stop {
+			x.stats.aborted.Add(1)
 			s.xabortAll(id, spec.parts)
 			return res, reply, false
 		}
@@ -253,6 +263,7 @@ func (s *Server) xrun(c *client, spec *xspec) (res xresult, refusal resp.Reply, 
 			s.xabortAll(id, spec.parts)
 			continue
 		case r.Kind == resp.KindNullArray:
+			x.stats.aborted.Add(1)
 			s.xabortAll(id, spec.parts)
 			return xresult{status: resp.NullArr}, resp.Reply{}, true
 		case r.Kind != resp.KindArray || len(r.Elems) != 3 || r.Elems[0].Kind != resp.KindSimple:
@@ -268,9 +279,11 @@ func (s *Server) xrun(c *client, spec *xspec) (res xresult, refusal resp.Reply, 
 		}
 		res = xresult{status: r.Elems[0], reads: r.Elems[1].Elems, replies: r.Elems[2].Elems}
 		if !res.committed() {
+			x.stats.aborted.Add(1)
 			s.xabortAll(id, spec.parts)
 			return res, resp.Reply{}, true
 		}
+		x.stats.committed.Add(1)
 		x.failpoint(n, "after-decide")
 		if spec.write {
 			c.markWrote(spec.dshard)
@@ -374,11 +387,12 @@ type lockWait struct {
 }
 
 // again sleeps before the next try and reports whether to make it.
-func (w *lockWait) again() bool {
+func (w *lockWait) again(x *xcoord) bool {
 	if w.start.IsZero() {
 		w.start = time.Now()
 	}
 	if time.Since(w.start) > xtxPatience {
+		x.stats.tryagain.Add(1)
 		return false
 	}
 	backoff(w.n)
