@@ -621,7 +621,9 @@ func (r *xtxResult) markdown(cfg config, m machine, began time.Time, loadEnd str
 			verdict = "**not met**"
 		}
 		w("Target (cross-shard 2-key MSET and RENAME p50 ≤ %.0f× single-shard SET p50): %s — MSET %.2f×, RENAME %.2f× "+
-			"(MULTI/EXEC across shards %.2f×).\n\n", xtxTarget, verdict, mset, rename, r.ratioToSet(conc, 5))
+			"(MULTI/EXEC across shards %.2f×). The same ratio within each round: MSET %s; RENAME %s; MULTI/EXEC %s.\n\n",
+			xtxTarget, verdict, mset, rename, r.ratioToSet(conc, 5),
+			r.roundRatios(conc, 2), r.roundRatios(conc, 4), r.roundRatios(conc, 5))
 	}
 	w("## Notes\n\n")
 	w("- The bold column is the issue's key ratio: a cross-shard command's p50 over raftcache's single-shard SET p50 " +
@@ -642,6 +644,22 @@ func (r *xtxResult) p50(conc, oi int, server string) time.Duration {
 		return 0
 	}
 	return medianDuration(c.p50)
+}
+
+// roundRatios lists, round by round, command oi's raftcache p50 over
+// raftcache's SET p50 of the same round.
+func (r *xtxResult) roundRatios(conc, oi int) string {
+	set, c := r.cells[xtxKey{conc, 0, xtxRaftcache}], r.cells[xtxKey{conc, oi, xtxRaftcache}]
+	if set == nil || c == nil {
+		return "—"
+	}
+	var parts []string
+	for i := range min(len(set.p50), len(c.p50)) {
+		if set.p50[i] > 0 {
+			parts = append(parts, fmt.Sprintf("%.2f×", float64(c.p50[i])/float64(set.p50[i])))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // ratioToSet is command oi's raftcache p50 over raftcache's SET p50.
