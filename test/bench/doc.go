@@ -23,6 +23,28 @@
 // fails (raftcache refusing --cluster, say) is reported as "failed: reason"
 // and the run goes on.
 //
+// Three flags run something else instead of the comparison, each writing
+// its own report under test/bench/results/: -failover and -steady
+// (failover.md: leader kills and leader changes of a loaded 3-node
+// cluster), -eviction (eviction.md: hit ratio and memory under maxmemory)
+// and -xtx:
+//
+//	go run ./test/bench -xtx 2000          # a few minutes on 2 cores
+//	go run ./test/bench -xtx 200 -quick    # smoke test, about 30 s
+//
+// -xtx N measures the latency of cross-shard commands, which raftcache runs
+// as a two-phase commit over the shards' Raft groups, against their
+// single-shard counterparts: SET, GET, a 2-key MSET, a RENAME and a
+// MULTI/EXEC of two INCRBYs, with keys chosen by slot to fall in two shards
+// or (hash tag) in one. A 3-node cluster (reached through n1) and a
+// redis-server with appendfsync as -fsync get the same calls from go-redis
+// plain clients, N per command at 1 client and at 16 clients with a
+// connection each, in -rounds rounds (3 by default here) that take the two
+// servers in alternating order. Every call is timed; the report
+// (results/xtx.md) gives p50/p90/p99 from the sorted samples (the median
+// over the rounds), ratios to redis-server and to raftcache's SET, and
+// whether a cross-shard MSET and RENAME stay within 3× a SET's p50.
+//
 // redis-server, redis-cli and redis-benchmark (Redis 7: its --csv output
 // has latency percentiles) must be on PATH; without them the command says
 // so and exits with status 2. It reads /proc, so it runs on Linux. It is a

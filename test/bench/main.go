@@ -49,6 +49,11 @@ type config struct {
 	// eviction (GETs counted per target) selects the eviction run
 	// instead of the comparison (eviction.go).
 	eviction int
+	// xtx (calls per command, concurrency level and round) selects the
+	// cross-shard latency run instead of the comparison (xtx.go).
+	xtx int
+	// args is the command line, for the reports.
+	args []string
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -92,6 +97,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.eviction, "eviction", 0, "instead of the comparison: compare the hit ratio of redis-server and one raftcache node "+
 		"under the same maxmemory and policy with this many cache-aside GETs per run, then their memory under sustained SETs "+
 		"(results/eviction.md)")
+	fs.IntVar(&c.xtx, "xtx", 0, "instead of the comparison: latency of cross-shard commands (MSET, RENAME, MULTI/EXEC over "+
+		"two shards) against their single-shard counterparts, on a 3-node cluster and on redis-server, with this many calls "+
+		"per command, concurrency level and round; -rounds defaults to 3 here (results/xtx.md)")
 	fs.StringVar(&rcArgs, "raftcache-args", "", "extra flags for every raftcache node, space separated (e.g. \"--log-store bolt\")")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -99,9 +107,16 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
+	c.args = args
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if c.xtx > 0 && !set["rounds"] {
+		c.rounds = xtxDefRounds
+		if c.quick {
+			c.rounds = 1
+		}
+	}
 	if c.quick {
-		set := map[string]bool{}
-		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 		if !set["requests"] {
 			c.requests = 2000
 		}
@@ -134,6 +149,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		}
 	}
 	switch {
+	case c.xtx < 0:
+		return c, errors.New("-xtx must not be negative")
 	case c.requests < 1:
 		return c, errors.New("-requests must be at least 1")
 	case c.clients < 1 || c.keyspace < 1 || c.rounds < 1:
@@ -204,6 +221,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch {
 	case cfg.out == "-" || (cfg.out == "" && cfg.quick):
 		cfg.out = ""
+	case cfg.out == "" && cfg.xtx > 0:
+		cfg.out = filepath.Join(root, "test", "bench", "results", "xtx.md")
 	case cfg.out == "" && cfg.eviction > 0:
 		cfg.out = filepath.Join(root, "test", "bench", "results", "eviction.md")
 	case cfg.out == "" && failoverRun:
@@ -221,7 +240,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	var md string
 	var rep *report
-	if cfg.eviction > 0 {
+	if cfg.xtx > 0 {
+		md, err = h.xtxReport(ctx)
+	} else if cfg.eviction > 0 {
 		md, err = h.evictionReport(ctx)
 	} else if failoverRun {
 		md, err = h.failoverReport(ctx)
