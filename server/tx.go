@@ -430,7 +430,7 @@ func (s *Server) execCross(c *client, tx *txState, watched []watchedKey, write b
 		p.watched = append(p.watched, w.KeyVersion)
 		p.keys = append(p.keys, w.Key)
 	}
-	spec := &xspec{dshard: -1, write: write}
+	spec := &xspec{dshard: -1, write: write, commitReplies: true}
 	for shard := range byShard {
 		spec.dshard = max(spec.dshard, shard)
 	}

@@ -80,6 +80,9 @@ type xspec struct {
 	decision func(reads [][]resp.Reply) (d *xpart, reply resp.Reply, stop bool)
 	// write: the transaction may write (WAIT counts its shards).
 	write bool
+	// commitReplies: the caller answers with the participants' commit
+	// replies (EXEC), not only the decision shard's.
+	commitReplies bool
 }
 
 // xresult is how a transaction ended.
@@ -296,7 +299,13 @@ func (s *Server) xrun(c *client, spec *xspec) (res xresult, refusal resp.Reply, 
 		// whole transaction once its client has been answered.
 		res.commits = make([][]resp.Reply, len(spec.parts))
 		if !s.xcommitAll(id, spec, d.writes, res.commits, n) {
-			return res, resp.ErrUnknownOutcome.Reply(), false
+			// Committed — the decision is recorded, and the shards'
+			// leaders finish what is left — but a participant's replies
+			// are unknown: only a caller that needs them cannot answer.
+			if spec.commitReplies {
+				return res, resp.ErrUnknownOutcome.Reply(), false
+			}
+			return res, resp.Reply{}, true
 		}
 		x.addForget(spec.dshard, id)
 		return res, resp.Reply{}, true
