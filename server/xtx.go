@@ -96,9 +96,7 @@ type xresult struct {
 	commits        [][]resp.Reply
 }
 
-func (r *xresult) committed() bool {
-	return r.status.Kind == resp.KindSimple && string(r.status.Str) == "COMMIT"
-}
+func (r *xresult) committed() bool { return isStatus(r.status, store.XCommitted) }
 
 // xcoord is the server's coordinator state.
 type xcoord struct {
