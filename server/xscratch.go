@@ -69,7 +69,7 @@ func (s *Server) execScratch(c *client, tx *txState, watched []watchedKey, write
 	}
 	// One part per shard, each reading the records of its keys.
 	byShard := map[int]*xpart{}
-	index := map[int][]int{} // shard → positions in keys, in its reads' order
+	index := map[int][]int{}                 // shard → positions in keys, in its reads' order
 	spec := &xspec{dshard: -1, write: write} // the replies are the scratch store's
 	for i, k := range keys {
 		p, ok := byShard[k.shard]
