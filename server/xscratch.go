@@ -69,8 +69,9 @@ func (s *Server) execScratch(c *client, tx *txState, watched []watchedKey, write
 	}
 	// One part per shard, each reading the records of its keys.
 	byShard := map[int]*xpart{}
-	index := map[int][]int{}                 // shard → positions in keys, in its reads' order
-	spec := &xspec{dshard: -1, write: write} // the replies are the scratch store's
+	index := map[int][]int{} // shard → positions in keys, in its reads' order
+	// The replies are the scratch store's: no participant's are needed.
+	spec := &xspec{dshard: -1, write: write}
 	for i, k := range keys {
 		p, ok := byShard[k.shard]
 		if !ok {
