@@ -211,3 +211,32 @@ func TestCrossShardCommandsInMulti(t *testing.T) {
 		}
 	}
 }
+
+// TestPipelinedCrossShardMSets: consecutive pipelined MSETs over several
+// shards take effect together, as one cross-shard transaction, in order.
+func TestPipelinedCrossShardMSets(t *testing.T) {
+	srv, b := startServer(t)
+	ctx := t.Context()
+	c := newClient(t, srv, 2)
+	before := len(b.proposals())
+	cmds, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i := range 20 {
+			p.MSet(ctx, "a", i, "b", i, fmt.Sprintf("k%d", i), i)
+		}
+		return nil
+	})
+	if err != nil || len(cmds) != 20 {
+		t.Fatalf("pipeline: %v (%d replies)", err, len(cmds))
+	}
+	for _, cmd := range cmds {
+		if cmd.(*redis.StatusCmd).Val() != "OK" {
+			t.Fatalf("reply: %v", cmd)
+		}
+	}
+	if v, err := c.MGet(ctx, "a", "b", "k0", "k19").Result(); err != nil || v[0] != "19" || v[1] != "19" || v[2] != "0" || v[3] != "19" {
+		t.Fatalf("after: %v %v", v, err)
+	}
+	if n := len(b.proposals()) - before; n > 5 {
+		t.Fatalf("20 pipelined MSETs made %d proposals, want one transaction's (≤ 5)", n)
+	}
+}
