@@ -300,6 +300,9 @@ func cmdEvict(x exec, a [][]byte) resp.Reply {
 		if o.version() != binary.BigEndian.Uint64(a[i+1]) {
 			continue
 		}
+		if _, held := x.s.xtx.locks[string(a[i])]; held {
+			continue // a cross-shard transaction holds it: not evicted under it
+		}
 		x.s.remove(&o)
 		n++
 	}

@@ -46,6 +46,11 @@ func TestXPrepareLocksUntilCommit(t *testing.T) {
 		t.Fatalf("a guarded batch on a locked key: %v", got)
 	}
 	mustEqual(t, "a second transaction on a locked key", do(s, 1003, XPrepareArgs(xtx("t2", 5000, []string{"b"}))), locked)
+	var o obj
+	if !s.findLive(&o, []byte("a"), 1003) {
+		t.Fatal("a is missing")
+	}
+	mustEqual(t, "eviction of a locked key", do(s, 1003, EvictArgs([]Candidate{{Key: []byte("a"), Version: o.version()}})), n(0))
 	mustEqual(t, "the same prepare again", do(s, 1003, XPrepareArgs(tx)), arr(bulk("1")))
 
 	want := arr(n(2), simple("OK"))
