@@ -61,6 +61,8 @@ type Shard struct {
 
 	stop chan struct{}
 	wg   sync.WaitGroup
+	// resolveWarned is when resolveShard last warned (its loop only).
+	resolveWarned time.Time
 }
 
 // NotLeaderError says this node does not lead the shard. The command was

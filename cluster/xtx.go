@@ -63,12 +63,23 @@ func (n *Node) resolveShard(s *Shard) {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*s.applyLimit)
 		err := n.resolveOne(ctx, s, p)
 		cancel()
-		if err != nil && !errors.Is(err, ErrNotLeader) {
-			s.log.Warn("resolve cross-shard transaction", zap.ByteString("txid", p.ID),
-				zap.Int("decision_shard", p.DecisionShard), zap.Error(err))
+		if err != nil {
+			// Most likely the decision shard (or this leadership) is out
+			// of reach: the rest waits for the next round rather than
+			// each taking the timeout, and the warning is said once in a
+			// while rather than every round of a partition.
+			if !errors.Is(err, ErrNotLeader) && time.Since(s.resolveWarned) > resolveWarnEvery {
+				s.resolveWarned = time.Now()
+				s.log.Warn("resolve cross-shard transaction", zap.ByteString("txid", p.ID),
+					zap.Int("decision_shard", p.DecisionShard), zap.Int("pending", len(pending)), zap.Error(err))
+			}
+			return
 		}
 	}
 }
+
+// resolveWarnEvery bounds how often a shard warns that it cannot resolve.
+const resolveWarnEvery = 5 * time.Second
 
 func (n *Node) resolveOne(ctx context.Context, s *Shard, p store.XPending) error {
 	if p.DecisionShard < 0 || p.DecisionShard >= len(n.shards) {
