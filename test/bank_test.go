@@ -667,6 +667,46 @@ func TestBankCoordinatorCrash(t *testing.T) {
 			for _, p := range c.procs {
 				waitState(t, p, "after the coordinator's restart", all, allWant, 15*time.Second)
 			}
+
+			// The coordinator also leads the decision shard (the highest
+			// participant), whose log thus loses its leader at the step
+			// too: n3, which the balancer makes leader of shard 2, armed,
+			// coordinates a transfer between shards 1 and 2.
+			n3 := c.proc("n3")
+			rearmProc := func(p *proc, env []string) {
+				p.kill()
+				p.env = env
+				p.start()
+				for _, q := range c.procs {
+					waitClusterOK(t, q.addr(), 60*time.Second)
+				}
+			}
+			rearmProc(n3, armed)
+			waitFor(t, "n3 to lead shard 2 (its preferred shard, handed back by the balancer)", 60*time.Second, func() bool {
+				infos, ok := shardInfos(n3.addr())
+				return ok && infos[2].leader == "n3"
+			})
+			x, y := c.keyInShard(1, "xtx:x"), c.keyInShard(2, "xtx:y")
+			waitFor(t, "x and y", 30*time.Second, func() bool {
+				return setup.MSet(context.Background(), x, bankInitial, y, bankInitial).Err() == nil
+			})
+			via3 := redis.NewClient(&redis.Options{Addr: n3.addr(), MaxRetries: -1, DialTimeout: time.Second, ReadTimeout: 10 * time.Second})
+			defer via3.Close()
+			err = attempt(ctx, rng, func() error { return bk.transfer(ctx, via3, x, y, 10) })
+			expectCrash(t, n3, tc.step, "MULTI/EXEC transfer coordinated by the decision shard's leader", err)
+			lkeys, lwant := []string{x, y}, []string{"100", "100"}
+			if tc.commit {
+				lwant = []string{"90", "110"}
+			}
+			for _, p := range c.procs[:2] {
+				waitState(t, p, "after the coordinator and decision leader's crash "+tc.step, lkeys, lwant, 20*time.Second)
+			}
+			rearmProc(n3, nil)
+			all, allWant = append(all, lkeys...), append(allWant, lwant...)
+			waitLocal(t, n3, all, allWant, 30*time.Second)
+			for _, p := range c.procs {
+				waitState(t, p, "after the coordinator's restart", all, allWant, 15*time.Second)
+			}
 			c.waitConverged(c.procs, 60*time.Second)
 		})
 	}
