@@ -50,7 +50,7 @@ type collector struct {
 	applied, lastIndex, replicaLag, replicaLagSeconds    *prometheus.Desc
 	followerLag, lastContact, snapAge, snapSize, snapIdx *prometheus.Desc
 	applyDur, leaderChanges, logSync, logWrites          *prometheus.Desc
-	logBytes, logSegments, logDisk                       *prometheus.Desc
+	logBytes, logSegments, logDisk, crossShard           *prometheus.Desc
 }
 
 func newCollector(srv *server.Server, node *cluster.Node, version string) *collector {
@@ -104,6 +104,9 @@ func newCollector(srv *server.Server, node *cluster.Node, version string) *colle
 		logBytes:      desc("log_written_bytes_total", "Bytes written to the node's write-ahead log."),
 		logSegments:   desc("log_segments", "Segment files of the node's write-ahead log."),
 		logDisk:       desc("log_disk_bytes", "Disk space of the node's write-ahead log's segments, preallocation included."),
+		crossShard: desc("cross_shard_transactions_total",
+			"Cross-shard transactions this node coordinated, by event: committed, aborted (a WATCH or an NX condition), "+
+				"conflict (an attempt restarted after meeting another transaction's lock), tryagain (answered TRYAGAIN).", "event"),
 	}
 }
 
@@ -112,7 +115,8 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		c.duration, c.errorReplies, c.clients, c.connections, c.rejected, c.netIn, c.netOut, c.keys, c.expires,
 		c.expired, c.evicted, c.mem, c.state, c.isLeader, c.term, c.leader, c.hasLeader, c.commit, c.applied,
 		c.lastIndex, c.replicaLag, c.replicaLagSeconds, c.followerLag, c.lastContact, c.snapAge, c.snapSize,
-		c.snapIdx, c.applyDur, c.leaderChanges, c.logSync, c.logWrites, c.logBytes, c.logSegments, c.logDisk} {
+		c.snapIdx, c.applyDur, c.leaderChanges, c.logSync, c.logWrites, c.logBytes, c.logSegments, c.logDisk,
+		c.crossShard} {
 		ch <- d
 	}
 }
@@ -141,6 +145,11 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	for code, n := range st.ErrorReplies {
 		counter(c.errorReplies, float64(n), code)
 	}
+	x := st.CrossShard
+	counter(c.crossShard, float64(x.Committed), "committed")
+	counter(c.crossShard, float64(x.Aborted), "aborted")
+	counter(c.crossShard, float64(x.Conflicts), "conflict")
+	counter(c.crossShard, float64(x.TryAgain), "tryagain")
 	gauge(c.clients, float64(st.ConnectedClients))
 	counter(c.connections, float64(st.ConnectionsReceived))
 	counter(c.rejected, float64(st.RejectedConnections))

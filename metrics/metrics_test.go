@@ -142,6 +142,9 @@ func TestMetricsOfOneNode(t *testing.T) {
 	c.Incr(ctx, "k1") // ERR: not an integer
 	c.Do(ctx, "GET")  // refused: arity
 	c.Do(ctx, "CONFIG", "GET", "maxclients")
+	if err := c.MSet(ctx, "a", "1", "b", "2").Err(); err != nil { // a and b: the two shards
+		t.Fatal(err)
+	}
 
 	fams := families(t, reg)
 	for _, check := range []struct {
@@ -159,6 +162,8 @@ func TestMetricsOfOneNode(t *testing.T) {
 		{"raftcache_ready", nil, 1},
 		{"raftcache_build_info", []string{"node", "n1", "version", "test", "redis_version", server.RedisVersion}, 1},
 		{"raftcache_evicted_keys_total", nil, 0},
+		{"raftcache_cross_shard_transactions_total", []string{"event", "committed"}, 1},
+		{"raftcache_cross_shard_transactions_total", []string{"event", "tryagain"}, 0},
 	} {
 		if got := value(find(t, fams, check.name, check.labels...)); got != check.want {
 			t.Errorf("%s%v = %v, want %v", check.name, check.labels, got, check.want)
@@ -212,8 +217,8 @@ func TestMetricsOfOneNode(t *testing.T) {
 			t.Errorf("shard %s leader changes %v", shard, v)
 		}
 	}
-	if keys != 10 {
-		t.Errorf("keys over the shards = %v, want 10", keys)
+	if keys != 12 { // k0..k9, a and b
+		t.Errorf("keys over the shards = %v, want 12", keys)
 	}
 	applied := uint64(0)
 	for _, s := range node.Shards() {

@@ -225,11 +225,11 @@ func (s *Server) infoStats(b *infoBuilder) {
 	// aborted by a WATCH or an NX condition; attempts restarted after a
 	// lock conflict; answered TRYAGAIN (conflicts past the patience, or a
 	// command that waited on a locked key too long).
-	x := &s.xtx.stats
-	b.int("raftcache_xtx_committed", x.committed.Load())
-	b.int("raftcache_xtx_aborted", x.aborted.Load())
-	b.int("raftcache_xtx_conflicts", x.conflicts.Load())
-	b.int("raftcache_xtx_tryagain", x.tryagain.Load())
+	x := s.xtx.stats.snapshot()
+	b.int("raftcache_xtx_committed", x.Committed)
+	b.int("raftcache_xtx_aborted", x.Aborted)
+	b.int("raftcache_xtx_conflicts", x.Conflicts)
+	b.int("raftcache_xtx_tryagain", x.TryAgain)
 }
 
 // roleOf is the node's role as INFO replication and ROLE give it, from

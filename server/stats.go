@@ -167,6 +167,15 @@ type Stats struct {
 	// their first word (ERR, WRONGTYPE, MOVED, ...).
 	Commands     []CommandStats
 	ErrorReplies map[string]int64
+	// CrossShard counts the cross-shard transactions this node
+	// coordinated (INFO stats raftcache_xtx_*).
+	CrossShard CrossShardStats
+}
+
+// CrossShardStats: transactions committed; aborted by a WATCH or an NX
+// condition; attempts restarted after a lock conflict; TRYAGAIN answers.
+type CrossShardStats struct {
+	Committed, Aborted, Conflicts, TryAgain int64
 }
 
 // Stats copies the server's counters.
@@ -186,6 +195,7 @@ func (s *Server) Stats() Stats {
 		return true
 	})
 	sort.Slice(st.Commands, func(i, j int) bool { return st.Commands[i].Name < st.Commands[j].Name })
+	st.CrossShard = s.xtx.stats.snapshot()
 	st.ErrorReplies = map[string]int64{}
 	s.stats.perError.Range(func(k, v any) bool {
 		st.ErrorReplies[k.(string)] = v.(*atomic.Int64).Load()

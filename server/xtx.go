@@ -113,9 +113,14 @@ type xcoord struct {
 	stats     xstats
 }
 
-// xstats counts cross-shard transactions for INFO stats.
+// xstats counts cross-shard transactions for INFO stats and metrics.
 type xstats struct {
 	committed, aborted, conflicts, tryagain atomic.Int64
+}
+
+func (x *xstats) snapshot() CrossShardStats {
+	return CrossShardStats{Committed: x.committed.Load(), Aborted: x.aborted.Load(),
+		Conflicts: x.conflicts.Load(), TryAgain: x.tryagain.Load()}
 }
 
 func newXCoord(log *zap.Logger) *xcoord {
