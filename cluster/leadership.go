@@ -201,6 +201,20 @@ func (s *Shard) expireLoop(ctx context.Context) {
 	}
 }
 
+// tickUntil runs fn every interval until stop is closed.
+func tickUntil(stop <-chan struct{}, every time.Duration, fn func()) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		fn()
+	}
+}
+
 // startLeaderLoops starts the node-wide loops that act for the shards this
 // node leads (see the room above for why they are node-wide).
 func (n *Node) startLeaderLoops() {

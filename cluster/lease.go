@@ -130,16 +130,7 @@ func (n *Node) leaseLoop() {
 	if n.cfg.DisableReadLease || every <= 0 {
 		return
 	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-n.stop:
-			return
-		case <-t.C:
-		}
-		n.renewLeases()
-	}
+	tickUntil(n.stop, every, n.renewLeases)
 }
 
 // leaseAsk is one shard's lease renewal in progress.

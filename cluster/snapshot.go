@@ -29,19 +29,12 @@ func (s *Shard) snapshotBySize() {
 	if s.snapshotBytes <= 0 {
 		return
 	}
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-		}
+	tickUntil(s.stop, time.Second, func() {
 		if s.fsm.logBytes.Load() < s.snapshotBytes {
-			continue
+			return
 		}
 		if err := s.Snapshot(); err != nil {
 			s.log.Warn("snapshot by size failed", zap.Error(err))
 		}
-	}
+	})
 }

@@ -35,20 +35,13 @@ const (
 // resolveLoop resolves overdue records of the shards this node leads.
 func (n *Node) resolveLoop() {
 	defer n.wg.Done()
-	t := time.NewTicker(resolveEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-n.stop:
-			return
-		case <-t.C:
-		}
+	tickUntil(n.stop, resolveEvery, func() {
 		for _, s := range n.shards {
 			if _, ok := s.leaderReady(); ok && s.store.HasXRecords() {
 				n.resolveShard(s)
 			}
 		}
-	}
+	})
 }
 
 // resolveShard resolves the overdue records of s, which this node leads.

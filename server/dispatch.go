@@ -125,10 +125,8 @@ func (s *Server) route(c *client, p *plan, args [][]byte) resp.Reply {
 // command gets CROSSSLOT.
 func (s *Server) routeSplit(c *client, cmd *resp.Command, args [][]byte) resp.Reply {
 	switch cmd.Name {
-	case "del", "unlink", "exists", "touch":
-		return s.splitSum(c, cmd, args)
-	case "mget":
-		return s.splitMGet(c, cmd, args)
+	case "del", "unlink", "exists", "touch", "mget":
+		return s.splitRun(c, cmd, args)
 	case "mset", "msetnx":
 		// Checked first, as Redis checks arity before anything else.
 		if len(args)%2 == 0 {
@@ -189,16 +187,10 @@ func (s *Server) runParts(c *client, cmd *resp.Command, parts []part) []resp.Rep
 	return out
 }
 
-// splitSum serves DEL, UNLINK, EXISTS and TOUCH across shards: each shard
-// counts its own keys and the counts add up.
-func (s *Server) splitSum(c *client, cmd *resp.Command, args [][]byte) resp.Reply {
-	parts := s.split(args, 1)
-	return mergeSplit(cmd, len(args), parts, s.runParts(c, cmd, parts))
-}
-
-// splitMGet serves MGET across shards and puts the values back in the
-// order of the keys.
-func (s *Server) splitMGet(c *client, cmd *resp.Command, args [][]byte) resp.Reply {
+// splitRun serves DEL, UNLINK, EXISTS, TOUCH and MGET across shards: each
+// shard runs its own keys and mergeSplit puts the replies together (the
+// counts added up, MGET's values back in the order of the keys).
+func (s *Server) splitRun(c *client, cmd *resp.Command, args [][]byte) resp.Reply {
 	parts := s.split(args, 1)
 	return mergeSplit(cmd, len(args), parts, s.runParts(c, cmd, parts))
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"runtime"
 	"slices"
 	"time"
@@ -112,14 +113,21 @@ func (s *Server) execScratch(c *client, tx *txState, watched []watchedKey, write
 			scratch.Apply(now, [][][]byte{imp}, nil)
 		}
 		for qi, q := range tx.queue {
-			if q.inBatch {
-				replies[qi] = deepCopy(scratch.Apply(now, [][][]byte{q.args}, nil)[0])
+			if !q.inBatch {
+				continue
+			}
+			var ok bool
+			if replies[qi], _, ok = detach(scratch.Apply(now, [][][]byte{q.args}, nil)[0]); !ok {
+				return nil, resp.ErrTxReplies.Reply(), true
 			}
 		}
 		d := &xpart{shard: spec.dshard, writes: map[int][][][]byte{}}
 		for i, k := range keys {
-			after := deepCopy(scratch.Read(now, store.ExportArgs(k.key)))
-			if !written[string(k.key)] && replyEqual(after, before[i]) {
+			after, enc, ok := detach(scratch.Read(now, store.ExportArgs(k.key)))
+			if !ok {
+				return nil, resp.ErrUnexpectedReply(store.CmdExport).Reply(), true
+			}
+			if !written[string(k.key)] && bytes.Equal(enc, resp.AppendReplies(nil, before[i:i+1])) {
 				continue
 			}
 			cmd := [][]byte{[]byte("DEL"), k.key}
@@ -155,32 +163,15 @@ func (s *Server) execScratch(c *client, tx *txState, watched []watchedKey, write
 	return resp.Reply{}, true
 }
 
-// deepCopy returns r with its bytes copied: a reply of the scratch store
-// may alias its memory, which goes with it.
-func deepCopy(r resp.Reply) resp.Reply {
-	if r.Str != nil {
-		r.Str = slices.Clone(r.Str)
+// detach returns r as the binary reply codec gives it back: a copy that
+// shares no memory with the scratch store, whose memory goes with it; the
+// encoding also serves to compare two records.
+// ok is false for a reply the codec refuses (nested past its depth bound).
+func detach(r resp.Reply) (_ resp.Reply, enc []byte, ok bool) {
+	enc = resp.AppendReplies(nil, []resp.Reply{r})
+	rs, err := resp.DecodeReplies(slices.Clone(enc))
+	if err != nil || len(rs) != 1 {
+		return resp.Reply{}, nil, false
 	}
-	if r.Elems != nil {
-		elems := make([]resp.Reply, len(r.Elems))
-		for i, e := range r.Elems {
-			elems[i] = deepCopy(e)
-		}
-		r.Elems = elems
-	}
-	return r
-}
-
-// replyEqual reports whether two replies are the same value.
-func replyEqual(a, b resp.Reply) bool {
-	if a.Kind != b.Kind || a.Int != b.Int || a.Float != b.Float || string(a.Str) != string(b.Str) ||
-		len(a.Elems) != len(b.Elems) {
-		return false
-	}
-	for i := range a.Elems {
-		if !replyEqual(a.Elems[i], b.Elems[i]) {
-			return false
-		}
-	}
-	return true
+	return rs[0], enc, true
 }

@@ -110,6 +110,17 @@ func cmdVersion(x exec, a [][]byte) resp.Reply {
 	return resp.Reply{Kind: resp.KindArray, Elems: elems}
 }
 
+// keyUnchanged reports whether key is as CmdVersion reported it: present
+// with version, or, for version 0, still absent with no removal in its
+// slot since seq (see the top of this file).
+func (x *exec) keyUnchanged(key []byte, version, seq uint64) bool {
+	o, present := x.lookup(key)
+	if version != 0 {
+		return present && o.version() == version
+	}
+	return !present && x.s.deleteSeq[SlotOf(key)] <= seq
+}
+
 func cmdTx(x exec, a [][]byte) resp.Reply {
 	if len(a) < 2 {
 		return resp.ErrInternalArgs(CmdTx).Reply()
@@ -132,13 +143,7 @@ func cmdTx(x exec, a [][]byte) resp.Reply {
 			x.s.skip = int(n)
 			return resp.ErrInternalArgs(CmdTx).Reply()
 		}
-		o, present := x.lookup(key)
-		switch {
-		case version != 0:
-			unchanged = unchanged && present && o.version() == version
-		default:
-			unchanged = unchanged && !present && x.s.deleteSeq[SlotOf(key)] <= seq
-		}
+		unchanged = x.keyUnchanged(key, version, seq) && unchanged
 	}
 	if !unchanged {
 		x.s.skip = int(n)

@@ -338,6 +338,15 @@ type xtxOutcome struct {
 	writes  []XWrite // a decision's writes for the other participants
 }
 
+// xstate is the store's transaction state, ready for a command of it at
+// x.now: made on first use, outcomes whose time has come dropped.
+func (x *exec) xstate() *xtxState {
+	st := &x.s.xtx
+	st.init()
+	st.prune(x.now)
+	return st
+}
+
 func (st *xtxState) init() {
 	if st.locks == nil {
 		st.locks = map[string]string{}
@@ -444,12 +453,7 @@ func (st *xtxState) lockedTx(args [][]byte, cmds [][][]byte) bool {
 // unchanged reports whether the watched keys are as CmdVersion reported.
 func (x *exec) unchanged(watched []KeyVersion) bool {
 	for _, w := range watched {
-		o, present := x.lookup(w.Key)
-		if w.Version != 0 {
-			if !present || o.version() != w.Version {
-				return false
-			}
-		} else if present || x.s.deleteSeq[SlotOf(w.Key)] > w.Seq {
+		if !x.keyUnchanged(w.Key, w.Version, w.Seq) {
 			return false
 		}
 	}
@@ -481,9 +485,7 @@ func cmdXPrepare(x exec, a [][]byte) resp.Reply {
 	if !ok {
 		return resp.ErrInternalArgs(CmdXPrepare).Reply()
 	}
-	st := &x.s.xtx
-	st.init()
-	st.prune(x.now)
+	st := x.xstate()
 	id := string(t.ID)
 	if o, done := st.outcomes[id]; done && !o.commit {
 		return XAborted // resolved before this prepare arrived
@@ -516,9 +518,7 @@ func cmdXDecide(x exec, a [][]byte) resp.Reply {
 	if !ok {
 		return resp.ErrInternalArgs(CmdXDecide).Reply()
 	}
-	st := &x.s.xtx
-	st.init()
-	st.prune(x.now)
+	st := x.xstate()
 	for _, f := range t.Forget {
 		if o, ok := st.outcomes[string(f)]; ok && o.commit {
 			delete(st.outcomes, string(f))
@@ -596,9 +596,7 @@ func (x *exec) xfinish(a [][]byte, commit bool) resp.Reply {
 		}
 		writes = append(writes, slices.Clone(c))
 	}
-	st := &x.s.xtx
-	st.init()
-	st.prune(x.now)
+	st := x.xstate()
 	id := string(a[1])
 	rec, ok := st.recs[id]
 	if !ok {
@@ -637,9 +635,7 @@ func cmdXResolve(x exec, a [][]byte) resp.Reply {
 	if err1 != nil || err2 != nil {
 		return resp.ErrInternalArgs(CmdXResolve).Reply()
 	}
-	st := &x.s.xtx
-	st.init()
-	st.prune(x.now)
+	st := x.xstate()
 	id := string(a[1])
 	if o, done := st.outcomes[id]; done {
 		if !o.commit {

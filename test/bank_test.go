@@ -504,6 +504,11 @@ func readAtomically(ctx context.Context, c *redis.Client, keys []string) ([]stri
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, err
 	}
+	return values(gets)
+}
+
+// values are the GETs' values, a missing key's as nilValue.
+func values(gets []*redis.StringCmd) ([]string, error) {
 	var out []string
 	for _, g := range gets {
 		v, err := g.Result()
@@ -548,18 +553,15 @@ func waitState(t *testing.T, p *proc, what string, keys, want []string, timeout 
 // readLocal reads keys one GET at a time on a READONLY connection: from
 // the node's own replica, so the loop in waitLocal sees it converge.
 func readLocal(ctx context.Context, c *redis.Client, keys []string) ([]string, error) {
-	var out []string
+	var gets []*redis.StringCmd
 	for _, k := range keys {
-		v, err := c.Get(ctx, k).Result()
-		switch {
-		case errors.Is(err, redis.Nil):
-			v = nilValue
-		case err != nil:
+		get := c.Get(ctx, k)
+		if err := get.Err(); err != nil && !errors.Is(err, redis.Nil) {
 			return nil, err
 		}
-		out = append(out, v)
+		gets = append(gets, get)
 	}
-	return out, nil
+	return values(gets)
 }
 
 // waitLocal waits until p's own replica holds want for keys.

@@ -392,16 +392,7 @@ func (r *Reloader) Options() Options { return r.cur.Load().opts }
 
 // Reload loads o's files and, only if every one is good, makes them the
 // current material: new handshakes use it, open connections keep theirs.
-func (r *Reloader) Reload(o Options) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	m, err := load(o)
-	if err != nil {
-		return err
-	}
-	r.cur.Store(m)
-	return nil
-}
+func (r *Reloader) Reload(o Options) error { return r.Update(func(cur *Options) { *cur = o }) }
 
 // Update applies edit to the options in force and reloads with them.
 func (r *Reloader) Update(edit func(*Options)) error {

@@ -12,8 +12,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/raftcache/raftcache/internal/freeport"
-
 	"github.com/raftcache/raftcache/test/redisoracle"
 )
 
@@ -117,10 +115,6 @@ func (f *fleet) stopGroup(procs []*process) {
 	}
 	f.procs = kept
 }
-
-// freePort returns a port on 127.0.0.1 that was free a moment ago and that
-// no earlier call returned.
-func freePort() (int, error) { return freeport.Port() }
 
 func addrOf(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }
 

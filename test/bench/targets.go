@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/raftcache/raftcache/internal/freeport"
 )
 
 // Target IDs, as -targets takes them.
@@ -155,7 +157,7 @@ func redisBaseArgs(port int, dir string) []string {
 
 // startRedis starts one redis-server and waits until it answers PING.
 func (h *harness) startRedis(ctx context.Context, name string, extra ...string) (*process, string, error) {
-	port, err := freePort()
+	port, err := freeport.Port()
 	if err != nil {
 		return nil, "", err
 	}
@@ -181,7 +183,7 @@ func (h *harness) startRedisCluster(ctx context.Context) ([]*process, []string, 
 	var addrs []string
 	for i := 1; i <= 3; i++ {
 		name := fmt.Sprintf("redis-cluster-%d", i)
-		busPort, err := freePort()
+		busPort, err := freeport.Port()
 		if err != nil {
 			return procs, addrs, err
 		}
@@ -225,11 +227,11 @@ func (h *harness) startRaftcache(ctx context.Context, name string, n int, extra 
 	for i := 1; i <= n; i++ {
 		nd := node{id: "n" + strconv.Itoa(i)}
 		var err error
-		if nd.port, err = freePort(); err == nil {
-			nd.clusterPort, err = freePort()
+		if nd.port, err = freeport.Port(); err == nil {
+			nd.clusterPort, err = freeport.Port()
 		}
 		if err == nil && h.pprofFlag != "" {
-			nd.web, err = freePort()
+			nd.web, err = freeport.Port()
 		}
 		if err != nil {
 			return nil, nil, nil, err
